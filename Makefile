@@ -1,0 +1,63 @@
+# llamac - Llama 3.x system in C. `make` builds libllamac.a and llamac; `make test`
+# runs every test; `make test-asan` the same under ASan+UBSan; `make run` starts a chat.
+CC      ?= cc
+OPT     ?= -O2
+CFLAGS  ?= $(OPT) -g
+CFLAGS  += -std=c17 -Wall -Wextra -pthread -Iinclude -Isrc -D_GNU_SOURCE
+LDLIBS  := -ljansson -lutf8proc -lm -pthread
+BUILD   ?= build
+
+LIB_SRC := $(sort $(wildcard src/*.c))
+LIB_OBJ := $(LIB_SRC:src/%.c=$(BUILD)/src/%.o)
+TEST_SRC := $(sort $(wildcard tests/*.c))
+TEST_OBJ := $(TEST_SRC:tests/%.c=$(BUILD)/tests/%.o)
+LIB     := $(BUILD)/libllamac.a
+BIN     := llamac
+
+.PHONY: all deps test test-asan run bench clean default-model-help
+
+all: deps $(BIN)
+
+deps:
+	@sh scripts/deps.sh
+
+$(BUILD)/src/%.o: src/%.c include/llamac.h src/internal.h $(wildcard src/*.h)
+	@mkdir -p $(dir $@)
+	$(CC) $(CFLAGS) -c $< -o $@
+
+$(LIB): $(LIB_OBJ)
+	@rm -f $@
+	ar rcs $@ $^
+
+$(BIN): tools/llamac.c $(wildcard tools/*.h) $(LIB)
+	$(CC) $(CFLAGS) -o $@ tools/llamac.c $(LIB) $(LDLIBS) -ledit
+
+$(BUILD)/tables.h: $(TEST_SRC)
+	@mkdir -p $(dir $@)
+	@for f in $(filter tests/test_%.c,$(TEST_SRC)); do b=$$(basename $$f .c); echo "TABLE(tests_$${b#test_})"; done > $@
+
+$(BUILD)/tests/%.o: tests/%.c tests/test.h include/llamac.h src/internal.h $(BUILD)/tables.h
+	@mkdir -p $(dir $@)
+	$(CC) $(CFLAGS) -I$(BUILD) -Itests -c $< -o $@
+
+$(BUILD)/test_runner: $(TEST_OBJ) $(LIB)
+	$(CC) $(CFLAGS) -o $@ $(TEST_OBJ) $(LIB) $(LDLIBS)
+
+test: deps $(BIN) $(BUILD)/test_runner
+	@LLAMAC_BIN=./$(BIN) $(BUILD)/test_runner $(T)
+
+# the whole suite under AddressSanitizer + UndefinedBehaviorSanitizer, in its own build dir
+test-asan: deps
+	@$(MAKE) --no-print-directory BUILD=build-asan BIN=build-asan/llamac \
+	    OPT="-O1 -fsanitize=address,undefined -fno-omit-frame-pointer -fno-sanitize-recover=undefined" \
+	    build-asan/llamac build-asan/test_runner
+	@ASAN_OPTIONS=detect_leaks=1 LLAMAC_BIN=./build-asan/llamac build-asan/test_runner $(T)
+
+run: all
+	@./scripts/run.sh $(MODEL)
+
+bench: all
+	@./scripts/bench.sh
+
+clean:
+	rm -rf build build-asan $(BIN)
