@@ -56,8 +56,14 @@ test-asan: deps
 run: all
 	@./scripts/run.sh $(MODEL)
 
-bench: all
-	@./scripts/bench.sh
+BENCH_SRC := $(sort $(wildcard bench/*.c))
+BENCH_BIN := $(BENCH_SRC:bench/%.c=$(BUILD)/bench_%)
+
+$(BUILD)/bench_%: bench/%.c $(LIB)
+	$(CC) $(CFLAGS) -O2 -o $@ $< $(LIB) $(LDLIBS)
+
+bench: all $(BENCH_BIN)
+	@BUILD=$(BUILD) ./scripts/bench.sh
 
 clean:
 	rm -rf build build-asan $(BIN)

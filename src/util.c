@@ -1,6 +1,8 @@
 /* util.c - small shared services: error messages, file mapping, half floats, UTF-8
  * checks, clocks and memory figures. */
+#ifndef _GNU_SOURCE
 #define _GNU_SOURCE
+#endif
 #include "internal.h"
 
 #include <errno.h>

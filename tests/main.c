@@ -1,6 +1,8 @@
 /* main.c - runs every test table; prints one line per case and the closing
  * "N passed, N failed, N skipped" line; exit 1 on any failure. */
+#ifndef _GNU_SOURCE
 #define _GNU_SOURCE
+#endif
 #include "test.h"
 
 #include <stdlib.h>
