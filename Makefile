@@ -25,6 +25,12 @@ $(BUILD)/src/%.o: src/%.c include/llamac.h src/internal.h $(wildcard src/*.h)
 	@mkdir -p $(dir $@)
 	$(CC) $(CFLAGS) -c $< -o $@
 
+# only these files use ISA extensions; the rest of the binary runs on any x86-64
+ifeq ($(shell uname -m),x86_64)
+$(BUILD)/src/kern_avx2.o: CFLAGS += -mavx2 -mfma -mf16c
+$(BUILD)/src/kern_avx512.o: CFLAGS += -mavx512f -mavx512bw -mavx512vl -mavx512dq -mavx512vnni -mavx512bf16 -mavx2 -mfma -mf16c
+endif
+
 $(LIB): $(LIB_OBJ)
 	@rm -f $@
 	ar rcs $@ $^
