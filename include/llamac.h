@@ -163,33 +163,44 @@ typedef struct lc_sampler lc_sampler;
 
 typedef struct lc_sampler_params {
     float temperature;       /* <= 0: greedy */
-    int top_k;               /* <= 0: off */
-    float top_p;             /* >= 1: off */
-    float min_p;             /* <= 0: off */
+    int top_k;               /* <= 0: off; 1: greedy */
+    float top_p;             /* >= 1: off; <= 0 keeps only the top token */
+    float min_p;             /* <= 0: off; keeps p >= min_p * p_max, applied after top_p */
     float repeat_penalty;    /* 1: off (llama.cpp rule: divide positive, multiply negative) */
-    int repeat_last_n;       /* window for all penalties; -1: whole history */
+    int repeat_last_n;       /* window for all penalties; 0: penalties off; -1: whole history */
     float freq_penalty;      /* OpenAI: logit -= count * freq */
     float presence_penalty;  /* OpenAI: logit -= (count > 0) * presence */
-    uint64_t seed;           /* same seed, same logits -> same tokens */
+    uint64_t seed;           /* UINT64_MAX: random from the clock and pid; any other value gives a
+                                fixed stream (splitmix64-seeded xoshiro256**), the same on every platform */
 } lc_sampler_params;
-void lc_sampler_params_default(lc_sampler_params *p);   /* temp 0.6, top_p 0.9 (Meta defaults) */
+/* Meta's defaults: temperature 0.6, top_k 0, top_p 0.9, min_p 0, repeat_penalty 1.0,
+ * repeat_last_n 64, frequency/presence 0, seed UINT64_MAX */
+void lc_sampler_params_default(lc_sampler_params *p);
 
+/* p may be NULL (defaults); LC_ERR_ARG for n_vocab <= 0, NaN parameters, repeat_penalty <= 0
+ * or inf, repeat_last_n < -1 */
 int lc_sampler_new(const lc_sampler_params *p, int n_vocab, lc_sampler **out);
 void lc_sampler_free(lc_sampler *s);
-void lc_sampler_reset(lc_sampler *s);                  /* clear history, reseed */
-void lc_sampler_accept(lc_sampler *s, int32_t id);     /* add to the penalty history */
-/* picks a token from logits [n_vocab] (not modified) */
+/* clears the history; a fixed seed restarts the same stream, UINT64_MAX draws a new one */
+void lc_sampler_reset(lc_sampler *s);
+void lc_sampler_accept(lc_sampler *s, int32_t id);     /* penalty history; ids out of range ignored */
+/* picks a token from logits [n_vocab] (not modified); NaN logits count as -inf, an infinite
+ * maximum gives greedy. Never allocates. */
 int32_t lc_sampler_sample(lc_sampler *s, const float *logits);
 
 /* Stop strings: feed generated text; tells how much of it may be shown now. */
 typedef struct lc_stopper lc_stopper;
+/* NULL or empty stop strings are ignored; n = 0 passes text through */
 int lc_stopper_new(const char *const *stops, int n, lc_stopper **out);
 void lc_stopper_free(lc_stopper *s);
-/* appends text; returns 1 when a stop string is complete. *emit gets the bytes
- * that can safely be printed (excluding any held possible-prefix of a stop string
- * and the stop string itself), *n_emit their count; valid until the next call. */
+/* appends text; returns 1 when a stop string is complete (and on every later call, emitting
+ * nothing), 0 otherwise, LC_ERR_NOMEM on allocation failure. *emit (never NULL) gets the bytes
+ * that can safely be printed (excluding any held possible-prefix of a stop string and the stop
+ * string itself), *n_emit their count; valid until the next call. When several stops match,
+ * the one completing first in the stream wins, whatever the push boundaries. */
 int lc_stopper_push(lc_stopper *s, const char *text, size_t len, const char **emit, size_t *n_emit);
-/* at the end of generation: the held bytes that turned out not to be a stop */
+/* emits the held bytes that turned out not to be a stop (nothing after a stop); the stopper
+ * may then be pushed to again */
 void lc_stopper_flush(lc_stopper *s, const char **emit, size_t *n_emit);
 
 /* ---- chat format (Llama 3.1 instruct, HF template semantics) -------- */
