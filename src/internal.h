@@ -162,6 +162,9 @@ int lc_tok_from_gguf(const lc_gguf *g, lc_tok **out);
  * (special_ok NULL: nowhere). Text between specials is pre-tokenized as one span. */
 int lc_tok_encode_masked(const lc_tok *t, const char *text, size_t len, const uint8_t *special_ok,
                          bool add_bos, int32_t *ids, int cap);
+/* the Llama 3 pre-tokenizer alone: calls cb for every piece of text, in order
+ * (invalid UTF-8 bytes are pieces of one byte) */
+int lc_pretok_split(const char *text, size_t len, void (*cb)(void *ud, const char *piece, size_t n), void *ud);
 /* set extra end-of-generation ids (config.json eos list) */
 void lc_tok_add_eog(lc_tok *t, int32_t id);
 

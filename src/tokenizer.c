@@ -1213,3 +1213,16 @@ int lc_detok_flush(lc_detok *d, char *buf, size_t cap) {
     d->n_held = 0;
     return (int)need;
 }
+
+/* ---- pre-tokenizer on its own (tokenizer training) ---------------------- */
+int lc_pretok_split(const char *text, size_t len, void (*cb)(void *ud, const char *piece, size_t n), void *ud) {
+    pthread_once(&tables_once, tables_init);
+    const uint8_t *s = (const uint8_t *)text;
+    size_t a = 0;
+    while (a < len) {
+        size_t j = next_piece(s, a, len);
+        cb(ud, text + a, j - a);
+        a = j;
+    }
+    return LC_OK;
+}
