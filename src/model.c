@@ -551,7 +551,7 @@ static void matmul_task(void *arg, int ith, int nth) {
     for (int r = r0; r < r1; r++) {
         const uint8_t *src = (const uint8_t *)w->data + (size_t)r * row_bytes;
         const float *row;
-        if (w->type == LC_TYPE_F32) {
+        if (w->type == LC_TYPE_F32 && ((uintptr_t)src & 3) == 0) {
             row = (const float *)src;
         } else {
             lc_dequant_row(w->type, src, buf, cols);
