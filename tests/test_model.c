@@ -369,7 +369,61 @@ static int test_formats_agree(void) {
     return T_PASS;
 }
 
+static int write_file(const char *path, const void *data, size_t n) {
+    FILE *f = fopen(path, "wb");
+    if (!f) return -1;
+    size_t w = fwrite(data, 1, n, f);
+    return fclose(f) == 0 && w == n ? 0 : -1;
+}
+
+/* truncated or damaged model files fail to load with a message, never crash */
+static int test_load_corrupt(void) {
+    if (!t_shared("vectors")) return T_SKIP;
+    const char *files[] = { "tiny/model-q8_0.gguf", "quant/model-q6_k.gguf", "tied/model-f16.gguf" };
+    char tmp[4096];
+    snprintf(tmp, sizeof tmp, "%s/corrupt.gguf", t_tmpdir());
+    for (size_t fi = 0; fi < LC_ARRAY_LEN(files); fi++) {
+        char path[4096];
+        snprintf(path, sizeof path, "%s/%s", t_shared("vectors"), files[fi]);
+        char *buf;
+        size_t len;
+        CHECK(lc_read_file(path, &buf, &len, (size_t)1 << 26) == LC_OK);
+        /* truncation at 97 points spread over the file, plus the first 64 bytes one by one */
+        for (int k = 0; k < 64 + 97; k++) {
+            size_t cut = k < 64 ? (size_t)k : (size_t)((double)(k - 64) / 97 * len);
+            CHECK(write_file(tmp, buf, cut) == 0);
+            lc_model *m = NULL;
+            int rc = lc_model_load(tmp, NULL, &m);
+            CHECKF(rc != LC_OK && m == NULL, "%s cut at %zu loaded", files[fi], cut);
+            CHECK(strlen(lc_last_error()) > 0);
+        }
+        /* overwrite 8 bytes with 0xff at 200 places of the metadata and tensor table */
+        for (int k = 0; k < 200; k++) {
+            char *copy = malloc(len);
+            memcpy(copy, buf, len);
+            size_t at = 8 + (size_t)k * 37 % (len / 4);
+            memset(copy + at, 0xff, LC_MIN((size_t)8, len - at));
+            CHECK(write_file(tmp, copy, len) == 0);
+            lc_model *m = NULL;
+            if (lc_model_load(tmp, NULL, &m) == LC_OK) { /* the damage may hit tensor data: still must run */
+                lc_ctx *c = NULL;
+                if (lc_ctx_new(m, NULL, &c) == LC_OK) {
+                    int32_t tok = 0, pos = 0, seq = 0;
+                    lc_batch b = { 1, &tok, &pos, &seq, NULL };
+                    lc_ctx_decode(c, &b);
+                }
+                lc_ctx_free(c);
+                lc_model_free(m);
+            }
+            free(copy);
+        }
+        free(buf);
+    }
+    return T_PASS;
+}
+
 const lc_test_case tests_model[] = {
+    { "model_load_corrupt", test_load_corrupt },
     { "model_vectors_logits", test_vectors_logits },
     { "model_vectors_greedy", test_vectors_greedy },
     { "model_incremental_equals_full", test_incremental_equals_full },
