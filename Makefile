@@ -28,7 +28,7 @@ $(BUILD)/src/%.o: src/%.c include/llamac.h src/internal.h $(wildcard src/*.h)
 # only these files use ISA extensions; the rest of the binary runs on any x86-64
 ifeq ($(shell uname -m),x86_64)
 $(BUILD)/src/kern_avx2.o: CFLAGS += -mavx2 -mfma -mf16c
-$(BUILD)/src/kern_avx512.o: CFLAGS += -mavx512f -mavx512bw -mavx512vl -mavx512dq -mavx512vnni -mavx512bf16 -mavx2 -mfma -mf16c
+$(BUILD)/src/kern_avx512.o: CFLAGS += -mavx512f -mavx512bw -mavx512vl -mavx512dq -mavx512vnni -mavx2 -mfma -mf16c
 endif
 
 $(LIB): $(LIB_OBJ)

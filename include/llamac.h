@@ -127,6 +127,9 @@ typedef struct lc_ctx_params {
     int n_seq_max;    /* independent sequences (users); default 1 */
     int n_batch;      /* most tokens evaluated per internal step; default 512 */
     int n_threads;    /* 0: all cores */
+    int exact;        /* 1: float32 activations against dequantized weights (the reference math);
+                         0: activations rounded to 8-bit blocks for quantized weights, like ggml (faster) */
+    const char *isa;  /* kernel set "scalar", "avx2", "avx512"; NULL: $LLAMAC_ISA or the best this CPU runs */
 } lc_ctx_params;
 void lc_ctx_params_default(lc_ctx_params *p);
 

@@ -2,6 +2,7 @@
  * Hugging Face folder (views into the mappings), and the forward pass over a batch of
  * tokens of several sequences sharing one KV cache (spec/model.md). */
 #include "internal.h"
+#include "kernels.h"
 
 #include <math.h>
 
@@ -364,6 +365,9 @@ struct lc_ctx {
     int out_row_cap;
     int n_last;                   /* tokens of the last decoded batch */
     volatile int *abort_flag;
+    const lc_kern *kern;          /* kernel table */
+    bool exact;
+    uint8_t *act;                 /* (B, act row) activations rounded for quantized weights */
 };
 
 void lc_ctx_params_default(lc_ctx_params *p) {
@@ -402,6 +406,7 @@ void lc_ctx_free(lc_ctx *c) {
     free(c->ub_cell);
     free(c->logits);
     free(c->out_row);
+    free(c->act);
     free(c);
 }
 
@@ -475,11 +480,24 @@ int lc_ctx_new(lc_model *m, const lc_ctx_params *p, lc_ctx **out) {
     c->hb2 = alloc_floats(B, (size_t)h->ffn_dim, &ok);
     c->rope_cos = alloc_floats(B, (size_t)h->head_dim / 2, &ok);
     c->rope_sin = alloc_floats(B, (size_t)h->head_dim / 2, &ok);
-    size_t max_cols = (size_t)LC_MAX(LC_MAX(h->dim, h->ffn_dim), (int)q_dim);
-    c->scratch_per_thread = (size_t)n_ctx + max_cols + 16;
+    c->scratch_per_thread = (size_t)n_ctx + 16;
     c->scratch = alloc_floats(c->scratch_per_thread, (size_t)lc_pool_n(c->pool), &ok);
     c->ub_cell = malloc(B * sizeof *c->ub_cell);
     if (!c->ub_cell) ok = false;
+    c->exact = p->exact != 0;
+    c->kern = p->isa ? lc_kern_get(p->isa) : lc_kern_best();
+    if (!c->kern) {
+        lc_ctx_free(c);
+        return lc_fail(LC_ERR_UNSUPPORTED, "kernel set '%s' is unknown or this CPU cannot run it", p->isa);
+    }
+    size_t act_row = 0;
+    const int quant_types[] = { LC_TYPE_Q8_0, LC_TYPE_Q4_0, LC_TYPE_Q4_1, LC_TYPE_Q4_K, LC_TYPE_Q6_K };
+    for (size_t i = 0; i < LC_ARRAY_LEN(quant_types); i++) {
+        int dims[3] = { h->dim, h->ffn_dim, (int)q_dim };
+        for (int d = 0; d < 3; d++) act_row = LC_MAX(act_row, c->kern->act_row_bytes(quant_types[i], dims[d]));
+    }
+    act_row = (act_row + 63) / 64 * 64;
+    if (ok && !(c->act = malloc(act_row * B + 64))) ok = false;
     if (!ok) {
         lc_ctx_free(c);
         return lc_fail(LC_ERR_NOMEM, "cannot allocate the context's buffers");
@@ -520,50 +538,51 @@ int lc_ctx_seq_rm(lc_ctx *c, int seq, int p0, int p1) {
     return LC_OK;
 }
 
-/* ---- kernels (reference; issue 3 brings SIMD) ----------------------------- */
-static inline float dot_f32(const float *a, const float *b, int n) {
-    float s[8] = { 0 };
-    int i = 0;
-    for (; i + 8 <= n; i += 8)
-        for (int j = 0; j < 8; j++) s[j] += a[i + j] * b[i + j];
-    float r = ((s[0] + s[4]) + (s[1] + s[5])) + ((s[2] + s[6]) + (s[3] + s[7]));
-    for (; i < n; i++) r += a[i] * b[i];
-    return r;
-}
-
+/* ---- matrix products through the kernel table ------------------------------ */
 typedef struct {
     lc_ctx *c;
     const lc_tensor *w;   /* rows = ne[1], cols = ne[0] */
     const float *x;       /* (n, cols) */
-    float *y;             /* (n, ldy) */
-    int n, ldy;
-    const int32_t *rows_of; /* optional: x row i for y row i (gather), NULL: identity */
+    float *y;             /* (n, rows) */
+    int n;
+    bool quantized;       /* FAST mode on a quantized type: x was rounded into c->act */
+    size_t lda;
 } matmul_job;
+
+static void quant_task(void *arg, int ith, int nth) {
+    matmul_job *j = arg;
+    int cols = (int)j->w->ne[0];
+    for (int t = ith; t < j->n; t += nth)
+        j->c->kern->quant_act(j->w->type, j->x + (size_t)t * cols, j->c->act + (size_t)t * j->lda, cols);
+}
 
 static void matmul_task(void *arg, int ith, int nth) {
     matmul_job *j = arg;
     const lc_tensor *w = j->w;
     int rows = (int)w->ne[1], cols = (int)w->ne[0];
-    size_t row_bytes;
-    lc_type_row_bytes(w->type, cols, &row_bytes);
-    float *buf = j->c->scratch + (size_t)ith * j->c->scratch_per_thread + j->c->n_ctx;
-    int per = (rows + nth - 1) / nth, r0 = ith * per, r1 = LC_MIN(r0 + per, rows);
-    for (int r = r0; r < r1; r++) {
-        const uint8_t *src = (const uint8_t *)w->data + (size_t)r * row_bytes;
-        const float *row;
-        if (w->type == LC_TYPE_F32 && ((uintptr_t)src & 3) == 0) {
-            row = (const float *)src;
-        } else {
-            lc_dequant_row(w->type, src, buf, cols);
-            row = buf;
-        }
-        for (int t = 0; t < j->n; t++) j->y[(size_t)t * j->ldy + r] = dot_f32(row, j->x + (size_t)t * cols, cols);
-    }
+    size_t ldw;
+    lc_type_row_bytes(w->type, cols, &ldw);
+    /* rows split in whole panels of the kernel's tile so every panel stays full */
+    int tiles = (rows + LC_KERN_ROW_TILE - 1) / LC_KERN_ROW_TILE;
+    int per = (tiles + nth - 1) / nth;
+    int r0 = LC_MIN(ith * per * LC_KERN_ROW_TILE, rows), r1 = LC_MIN(r0 + per * LC_KERN_ROW_TILE, rows);
+    if (r0 >= r1) return;
+    const uint8_t *wr = (const uint8_t *)w->data + (size_t)r0 * ldw;
+    if (j->quantized)
+        j->c->kern->gemm(w->type, cols, wr, ldw, j->c->act, j->lda, j->y + r0, (size_t)rows, r1 - r0, j->n);
+    else
+        j->c->kern->gemm_exact(w->type, cols, wr, ldw, j->x, (size_t)cols, j->y + r0, (size_t)rows, r1 - r0, j->n);
 }
 
 /* y (n, rows) = x (n, cols) . W^T */
 static void matmul(lc_ctx *c, const lc_tensor *w, const float *x, float *y, int n) {
-    matmul_job j = { .c = c, .w = w, .x = x, .y = y, .n = n, .ldy = (int)w->ne[1] };
+    matmul_job j = { .c = c, .w = w, .x = x, .y = y, .n = n };
+    int bs = lc_type_block_size(w->type);
+    if (!c->exact && bs > 1) {
+        j.quantized = true;
+        j.lda = (c->kern->act_row_bytes(w->type, (int)w->ne[0]) + 63) / 64 * 64;
+        lc_pool_run(c->pool, quant_task, &j);
+    }
     lc_pool_run(c->pool, matmul_task, &j);
 }
 
@@ -614,7 +633,7 @@ static void attn_task(void *arg, int ith, int nth) {
         for (int i = 0; i < c->seq_len[s]; i++) {
             int cell = cells[i];
             if (c->cell_pos[cell] > p) break; /* sorted by position: the rest are in the future */
-            float sc = dot_f32(q, K + (size_t)cell * kv_dim + (size_t)kvh * hd, hd) * scale;
+            float sc = c->kern->dot_f32(q, K + (size_t)cell * kv_dim + (size_t)kvh * hd, hd) * scale;
             scores[n++] = sc;
             mx = LC_MAX(mx, sc);
         }
@@ -626,11 +645,8 @@ static void attn_task(void *arg, int ith, int nth) {
         float inv = 1.0f / sum;
         float *o = c->att + (size_t)t * q_dim + (size_t)head * hd;
         memset(o, 0, (size_t)hd * sizeof *o);
-        for (int i = 0; i < n; i++) {
-            const float *vv = V + (size_t)cells[i] * kv_dim + (size_t)kvh * hd;
-            float a = scores[i] * inv;
-            for (int d = 0; d < hd; d++) o[d] += a * vv[d];
-        }
+        for (int i = 0; i < n; i++)
+            c->kern->axpy_f32(o, scores[i] * inv, V + (size_t)cells[i] * kv_dim + (size_t)kvh * hd, hd);
     }
 }
 

@@ -3,6 +3,7 @@
  * the full forward, thread-count invariance and several sequences in one batch. */
 #include "internal.h"
 #include "test.h"
+#include "kernels.h"
 
 #include <jansson.h>
 #include <math.h>
@@ -46,12 +47,18 @@ static lc_model *load_model(const char *cas, const char *type, int threads) {
     return m;
 }
 
+/* context settings of forward_all (and load_model's contexts) */
+static int g_exact = 1;
+static const char *g_isa = NULL;
+
 /* evaluates ids as one batch (all logits) in a fresh context */
 static float *forward_all(lc_model *m, const int32_t *ids, int n, int threads, int n_batch) {
     lc_ctx_params cp;
     lc_ctx_params_default(&cp);
     cp.n_ctx = lc_model_get_info(m)->n_ctx_train;
     cp.n_threads = threads;
+    cp.exact = g_exact;
+    cp.isa = g_isa;
     if (n_batch) cp.n_batch = n_batch;
     lc_ctx *c;
     if (lc_ctx_new(m, &cp, &c) != LC_OK) return NULL;
@@ -90,9 +97,9 @@ static int json_ids(json_t *arr, int32_t **out) {
     return n;
 }
 
-/* every case x weight type x sequence within tolerance_max_abs */
-static int test_vectors_logits(void) {
-    if (!t_shared("vectors")) return T_SKIP;
+/* every case x weight type x sequence within tolerance_max_abs; in FAST mode the quantized
+ * types are held to tolerance_max_abs_act_quant (activations rounded like ggml) */
+static int check_vectors(void) {
     int n_checked = 0;
     for (size_t ci = 0; ci < LC_ARRAY_LEN(cases); ci++) {
         char path[4096];
@@ -103,11 +110,13 @@ static int test_vectors_logits(void) {
         json_t *toks = load_json(path);
         CHECK(toks);
         json_t *weights = json_object_get(exp, "weights"), *tol = json_object_get(exp, "tolerance_max_abs");
+        json_t *tol_aq = json_object_get(exp, "tolerance_max_abs_act_quant");
         const char *type;
         json_t *unused;
         json_object_foreach(weights, type, unused) {
             const char *ftype = strcmp(type, "hf") == 0 ? "f32" : type;
             double tolv = json_real_value(json_object_get(tol, ftype));
+            if (!g_exact && json_object_get(tol_aq, ftype)) tolv = json_real_value(json_object_get(tol_aq, ftype));
             CHECK(tolv > 0);
             lc_model *m = load_model(cases[ci], type, 2);
             CHECKF(m, "%s/%s", cases[ci], type);
@@ -127,7 +136,8 @@ static int test_vectors_logits(void) {
                 float *got = forward_all(m, ids, n, 2, 0);
                 CHECK(got);
                 double d = max_abs(got, want, ne);
-                CHECKF(d <= tolv, "%s %s %s: max abs %g > %g", cases[ci], type, seqname, d, tolv);
+                CHECKF(d <= tolv, "%s %s %s (%s, %s): max abs %g > %g", cases[ci], type, seqname,
+                       g_exact ? "exact" : "fast", g_isa ? g_isa : "best", d, tolv);
                 n_checked++;
                 free(got);
                 free(want);
@@ -140,6 +150,31 @@ static int test_vectors_logits(void) {
     }
     CHECK(n_checked >= 50);
     return T_PASS;
+}
+
+static int test_vectors_logits(void) {
+    if (!t_shared("vectors")) return T_SKIP;
+    g_exact = 1;
+    g_isa = NULL;
+    return check_vectors();
+}
+
+/* every kernel set this CPU runs, in EXACT and FAST mode */
+static int test_vectors_every_isa(void) {
+    if (!t_shared("vectors")) return T_SKIP;
+    const char *isas[] = { "scalar", "avx2", "avx512" };
+    int r = T_PASS;
+    for (size_t i = 0; i < LC_ARRAY_LEN(isas) && r == T_PASS; i++) {
+        if (!lc_kern_get(isas[i])) continue;
+        for (int ex = 0; ex < 2 && r == T_PASS; ex++) {
+            g_exact = ex;
+            g_isa = isas[i];
+            r = check_vectors();
+        }
+    }
+    g_exact = 1;
+    g_isa = NULL;
+    return r;
 }
 
 /* greedy continuation with KV-cache decoding reproduces expected.json ids */
@@ -160,7 +195,10 @@ static int test_vectors_greedy(void) {
             lc_model *m = load_model(cases[ci], type, 2);
             CHECK(m);
             lc_ctx *c;
-            CHECK(lc_ctx_new(m, NULL, &c) == LC_OK);
+            lc_ctx_params cp;
+            lc_ctx_params_default(&cp);
+            cp.exact = 1; /* the greedy ids are guaranteed for exact math only */
+            CHECK(lc_ctx_new(m, &cp, &c) == LC_OK);
             int V = lc_model_get_info(m)->n_vocab;
             int32_t pos[64], seq[64] = { 0 };
             for (int i = 0; i < np; i++) pos[i] = i;
@@ -212,7 +250,10 @@ static int test_incremental_equals_full(void) {
     CHECK(full && chunked);
     CHECK(max_abs(full, chunked, (size_t)n * V) <= 1e-5);
     lc_ctx *c;
-    CHECK(lc_ctx_new(m, NULL, &c) == LC_OK);
+    lc_ctx_params cp;
+    lc_ctx_params_default(&cp);
+    cp.exact = 1;
+    CHECK(lc_ctx_new(m, &cp, &c) == LC_OK);
     int split = 20;
     int32_t pos[64], seq[64] = { 0 };
     for (int i = 0; i < n; i++) pos[i] = i;
@@ -425,6 +466,7 @@ static int test_load_corrupt(void) {
 const lc_test_case tests_model[] = {
     { "model_load_corrupt", test_load_corrupt },
     { "model_vectors_logits", test_vectors_logits },
+    { "model_vectors_every_isa", test_vectors_every_isa },
     { "model_vectors_greedy", test_vectors_greedy },
     { "model_incremental_equals_full", test_incremental_equals_full },
     { "model_threads_identical", test_threads_identical },

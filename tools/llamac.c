@@ -54,6 +54,9 @@ static const char USAGE[] =
     "  --ctx N                context size in tokens (default: the model's, at most 8192)\n" \
     "  -t, --threads N        worker threads, 0: all cores (default 0)\n"                  \
     "  --verbose              load progress, statistics and the stop reason on stderr\n"   \
+    "  --exact                reference math: float32 activations against dequantized weights\n" \
+    "                         (default: activations rounded to 8 bits for quantized weights,\n" \
+    "                         like llama.cpp; faster). LLAMAC_ISA=scalar|avx2|avx512 pins kernels\n" \
     "  -h, --help             this text\n"
 
 static const char USAGE_RUN[] =
@@ -140,6 +143,7 @@ static const char USAGE_LOGITS[] =
     "  --ctx N                context size (default: the model's, at most 8192)\n"
     "  -t, --threads N        worker threads, 0: all cores (default 0)\n"
     "  --verbose              load progress on stderr\n"
+    "  --exact                reference math (float32 activations, dequantized weights)\n"
     "  -h, --help             this text\n";
 
 static const char USAGE_INFO[] =
@@ -406,7 +410,7 @@ static int parse_ids(const char *what, const char *s, int n_vocab, int32_t **ids
 typedef struct opts {
     const char *cmd;
     const char *model;
-    int n_ctx, n_threads, verbose;
+    int n_ctx, n_threads, verbose, exact;
     lc_sampler_params sp;
     int seed_set;
     int n_predict;
@@ -428,6 +432,7 @@ static int opt_common(int argc, char **argv, int *i, opts *o) {
     else if (take(argc, argv, i, "-c", "--ctx", &v)) num_int("--ctx", v, 1, 1 << 24, &o->n_ctx);
     else if (take(argc, argv, i, "-t", "--threads", &v)) num_int("--threads", v, 0, 1024, &o->n_threads);
     else if (is_flag(argv[*i], NULL, "--verbose")) o->verbose = 1;
+    else if (is_flag(argv[*i], NULL, "--exact")) o->exact = 1;
     else return 0;
     return 1;
 }
@@ -501,6 +506,7 @@ static int gen_init(gen *g, lc_model *m, const opts *o) {
     lc_ctx_params_default(&cp);
     if (o->n_ctx > 0) cp.n_ctx = o->n_ctx;
     cp.n_threads = o->n_threads;
+    cp.exact = o->exact;
     int rc = lc_ctx_new(m, &cp, &g->ctx);
     if (rc != LC_OK) return fail_lib(rc, "context");
     g->n_ctx = lc_ctx_n_ctx(g->ctx);
