@@ -4,7 +4,7 @@ CC      ?= cc
 OPT     ?= -O2
 CFLAGS  ?= $(OPT) -g
 CFLAGS  += -std=c17 -Wall -Wextra -pthread -Iinclude -Isrc -D_GNU_SOURCE
-LDLIBS  := -ljansson -lutf8proc -lm -pthread
+LDLIBS  := -ljansson -lutf8proc -lopenblas -lm -pthread
 BUILD   ?= build
 
 LIB_SRC := $(sort $(wildcard src/*.c))
@@ -60,7 +60,7 @@ test-asan: deps
 	@ASAN_OPTIONS=detect_leaks=1 LLAMAC_BIN=./build-asan/llamac build-asan/test_runner $(T)
 
 run: all
-	@./scripts/run.sh $(MODEL)
+	@./scripts/run.sh "$(MODEL)"
 
 BENCH_SRC := $(sort $(wildcard bench/*.c))
 BENCH_BIN := $(BENCH_SRC:bench/%.c=$(BUILD)/bench_%)

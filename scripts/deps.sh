@@ -1,7 +1,7 @@
 #!/bin/sh
 # deps.sh - installs the Debian packages llamac needs to build and test, only those missing.
 set -e
-PKGS="gcc make pkg-config libjansson-dev libutf8proc-dev libedit-dev"
+PKGS="gcc make pkg-config libjansson-dev libutf8proc-dev libedit-dev libopenblas-dev"
 missing=""
 for p in $PKGS; do
     dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q "install ok installed" || missing="$missing $p"

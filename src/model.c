@@ -51,6 +51,7 @@ int lc_model_tensor(const lc_model *m, int i, lc_tensor_info *out) {
 }
 
 size_t lc_model_kv_bytes(const lc_model *m, int n_ctx) {
+    if (!m || n_ctx <= 0) return 0;
     const lc_model_info *h = &m->info;
     return (size_t)2 * h->n_layers * (size_t)n_ctx * h->n_kv_heads * h->head_dim * sizeof(float);
 }
@@ -243,8 +244,9 @@ static int bind_weights(lc_model *m) {
         double f = pow((double)h->rope_theta, -2.0 * i / h->head_dim);
         if (div) {
             if (!(div[i] > 0) || !isfinite(div[i])) {
+                double bad = div[i];
                 free(div);
-                return lc_fail(LC_ERR_FORMAT, "rope_freqs[%d] = %g is not a positive number", i, div[i]);
+                return lc_fail(LC_ERR_FORMAT, "rope_freqs[%d] = %g is not a positive number", i, bad);
             }
             f /= div[i];
         }
@@ -256,6 +258,16 @@ static int bind_weights(lc_model *m) {
         h->rope_factor = mx;
     }
     free(div);
+    /* a tensor we would silently ignore (biases, unknown layers) means a model we do not compute */
+    for (int64_t i = 0; i < m->n_tensors; i++) {
+        const char *nm = m->tensors[i].name;
+        size_t len = strlen(nm);
+        if (len >= 5 && strcmp(nm + len - 5, ".bias") == 0)
+            return lc_fail(LC_ERR_UNSUPPORTED, "tensor '%s': biases are not part of the Llama architecture", nm);
+        int layer;
+        if (sscanf(nm, "blk.%d.", &layer) == 1 && (layer < 0 || layer >= h->n_layers))
+            return lc_fail(LC_ERR_FORMAT, "tensor '%s' belongs to layer %d of %d", nm, layer, h->n_layers);
+    }
     /* sizes */
     int counts[64] = { 0 };
     size_t bytes_by_type[64] = { 0 };
@@ -278,7 +290,9 @@ static int bind_weights(lc_model *m) {
 }
 
 int lc_model_load(const char *path, const lc_model_params *p, lc_model **out) {
+    if (!out) return lc_fail(LC_ERR_ARG, "lc_model_load: out is NULL");
     *out = NULL;
+    if (!path || !*path) return lc_fail(LC_ERR_ARG, "no model path given");
     lc_model_params defaults;
     if (!p) {
         lc_model_params_default(&defaults);
@@ -326,6 +340,9 @@ int lc_model_load(const char *path, const lc_model_params *p, lc_model **out) {
         }
         m->info.bos_id = lc_tok_bos(m->tok);
         m->info.eos_id = lc_tok_eos(m->tok);
+    } else if (!m->is_gguf) {
+        m->info.bos_id = m->hf.hp.bos_id; /* from config.json */
+        m->info.eos_id = m->hf.hp.eos_id;
     } else {
         m->info.bos_id = m->info.eos_id = -1;
     }

@@ -257,7 +257,22 @@ static int cfg_pos(const json_t *obj, const char *where, const char *key, double
     return LC_OK;
 }
 
+/* options of LlamaForCausalLM that change the math: refused rather than silently ignored */
+static int cfg_math(const json_t *cfg) {
+    static const char *const flags[] = { "attention_bias", "mlp_bias" };
+    for (size_t i = 0; i < LC_ARRAY_LEN(flags); i++)
+        if (json_is_true(json_object_get(cfg, flags[i])))
+            return lc_fail(LC_ERR_UNSUPPORTED, "config.json: %s is true; llamac computes Llama without biases", flags[i]);
+    const json_t *act = json_object_get(cfg, "hidden_act");
+    if (act && !(json_is_string(act) && strcmp(json_string_value(act), "silu") == 0))
+        return lc_fail(LC_ERR_UNSUPPORTED, "config.json: hidden_act '%.32s' is not silu",
+                       json_is_string(act) ? json_string_value(act) : "?");
+    return LC_OK;
+}
+
 static int cfg_arch(const json_t *cfg) {
+    int rc = cfg_math(cfg);
+    if (rc) return rc;
     const json_t *mt = json_object_get(cfg, "model_type"), *ar = json_object_get(cfg, "architectures");
     if (json_is_string(mt) && strcmp(json_string_value(mt), "llama") == 0) return LC_OK;
     size_t i;

@@ -49,20 +49,32 @@ int lc_fail_prefix(int code, const char *prefix) {
 }
 
 /* ---- files ------------------------------------------------------- */
-int lc_map_file(const char *path, lc_map *m) {
-    memset(m, 0, sizeof *m);
-    int fd = open(path, O_RDONLY | O_CLOEXEC);
+/* opens a regular file for reading; O_NONBLOCK so a FIFO or device cannot block the open */
+static int open_regular(const char *path, int *fd_out, struct stat *st) {
+    if (!path || !*path) return lc_fail(LC_ERR_ARG, "empty path");
+    int fd = open(path, O_RDONLY | O_CLOEXEC | O_NONBLOCK);
     if (fd < 0) return lc_fail(LC_ERR_IO, "%s", strerror(errno));
-    struct stat st;
-    if (fstat(fd, &st) != 0) {
+    if (fstat(fd, st) != 0) {
         int e = errno;
         close(fd);
         return lc_fail(LC_ERR_IO, "%s", strerror(e));
     }
-    if (!S_ISREG(st.st_mode)) {
+    if (!S_ISREG(st->st_mode)) {
         close(fd);
-        return lc_fail(LC_ERR_IO, "not a regular file");
+        return lc_fail(LC_ERR_IO, S_ISDIR(st->st_mode) ? "is a directory" : "not a regular file");
     }
+    int fl = fcntl(fd, F_GETFL);
+    if (fl >= 0) fcntl(fd, F_SETFL, fl & ~O_NONBLOCK);
+    *fd_out = fd;
+    return LC_OK;
+}
+
+int lc_map_file(const char *path, lc_map *m) {
+    memset(m, 0, sizeof *m);
+    int fd;
+    struct stat st;
+    int rc = open_regular(path, &fd, &st);
+    if (rc) return rc;
     m->size = (size_t)st.st_size;
     if (m->size > 0) {
         void *p = mmap(NULL, m->size, PROT_READ, MAP_PRIVATE, fd, 0);
@@ -84,8 +96,15 @@ void lc_unmap(lc_map *m) {
 
 int lc_read_file(const char *path, char **out, size_t *len, size_t max_len) {
     *out = NULL;
-    FILE *f = fopen(path, "rb");
-    if (!f) return lc_fail(LC_ERR_IO, "%s", strerror(errno));
+    int fd;
+    struct stat st;
+    int rc = open_regular(path, &fd, &st);
+    if (rc) return rc;
+    FILE *f = fdopen(fd, "rb");
+    if (!f) {
+        close(fd);
+        return lc_fail(LC_ERR_IO, "%s", strerror(errno));
+    }
     size_t cap = 4096, n = 0;
     char *buf = malloc(cap + 1);
     if (!buf) {
@@ -126,12 +145,12 @@ int lc_read_file(const char *path, char **out, size_t *len, size_t max_len) {
 
 bool lc_is_dir(const char *path) {
     struct stat st;
-    return stat(path, &st) == 0 && S_ISDIR(st.st_mode);
+    return path && stat(path, &st) == 0 && S_ISDIR(st.st_mode);
 }
 
 bool lc_file_exists(const char *path) {
     struct stat st;
-    return stat(path, &st) == 0 && S_ISREG(st.st_mode);
+    return path && stat(path, &st) == 0 && S_ISREG(st.st_mode);
 }
 
 int lc_n_cores(void) {

@@ -293,6 +293,9 @@ static int sbuf_add(sbuf *b, const char *s, size_t n) {
 /* ---- option parsing -------------------------------------------------- */
 /* matches argv[*i] against -s / --long (also --long=VALUE): returns 1 and sets *val when
  * it matched, 0 otherwise. A missing value is a usage error (g_bad set, *val = ""). */
+/* the value of a flag given without one: the error is already printed, parsers skip it */
+static const char MISSING[] = "";
+
 static int take(int argc, char **argv, int *i, const char *s, const char *l, const char **val) {
     const char *a = argv[*i];
     size_t ll = l ? strlen(l) : 0;
@@ -304,7 +307,7 @@ static int take(int argc, char **argv, int *i, const char *s, const char *l, con
     if (*i + 1 >= argc) {
         fail("%s needs a value", a);
         g_bad = 1;
-        *val = "";
+        *val = MISSING;
         return 1;
     }
     *val = argv[++*i];
@@ -319,6 +322,7 @@ static int is_help(const char *a) { return is_flag(a, "-h", "--help"); }
 
 /* strict integer: the whole string, in [lo, hi]; errors set g_bad */
 static int num_int(const char *flag, const char *s, long lo, long hi, int *out) {
+    if (s == MISSING) return 1;
     char *end;
     errno = 0;
     long v = strtol(s, &end, 10);
@@ -331,6 +335,7 @@ static int num_int(const char *flag, const char *s, long lo, long hi, int *out) 
 }
 
 static int num_float(const char *flag, const char *s, double lo, double hi, float *out) {
+    if (s == MISSING) return 1;
     char *end;
     errno = 0;
     double v = strtod(s, &end);
@@ -343,6 +348,7 @@ static int num_float(const char *flag, const char *s, double lo, double hi, floa
 }
 
 static int num_u64(const char *flag, const char *s, uint64_t *out) {
+    if (s == MISSING) return 1;
     char *end;
     errno = 0;
     unsigned long long v = strtoull(s, &end, 10);
@@ -430,7 +436,7 @@ static int opt_common(int argc, char **argv, int *i, opts *o) {
     const char *v;
     if (take(argc, argv, i, "-m", "--model", &v)) o->model = v;
     else if (take(argc, argv, i, "-c", "--ctx", &v)) num_int("--ctx", v, 1, 1 << 24, &o->n_ctx);
-    else if (take(argc, argv, i, "-t", "--threads", &v)) num_int("--threads", v, 0, 1024, &o->n_threads);
+    else if (take(argc, argv, i, "-t", "--threads", &v)) num_int("--threads", v, 0, 512, &o->n_threads);
     else if (is_flag(argv[*i], NULL, "--verbose")) o->verbose = 1;
     else if (is_flag(argv[*i], NULL, "--exact")) o->exact = 1;
     else return 0;
@@ -475,13 +481,17 @@ static void seed_default(opts *o) {
 }
 
 /* ---- model, context and generation ------------------------------------ */
+static double g_load_s; /* seconds the last load_model took */
+
 static int load_model(const opts *o, lc_model **m) {
+    double t0 = now_s();
     lc_model_params mp;
     lc_model_params_default(&mp);
     mp.n_threads = o->n_threads;
     mp.verbose = o->verbose;
     int rc = lc_model_load(o->model, &mp, m);
     if (rc != LC_OK) return fail_lib(rc, o->model);
+    g_load_s = now_s() - t0;
     return 0;
 }
 
@@ -565,12 +575,12 @@ typedef struct sink {
     size_t n_out;        /* text bytes shown */
 } sink;
 
+/* set when stdout cannot be written (a full disk, a closed pipe): generation stops */
+static int g_write_err;
+
 static void sink_out(sink *s, const char *p, size_t n) {
     if (!n) return;
-    if (!s->print_ids) {
-        fwrite(p, 1, n, stdout);
-        fflush(stdout);
-    }
+    if (!s->print_ids && (fwrite(p, 1, n, stdout) != n || fflush(stdout) != 0)) g_write_err = 1;
     if (s->collect) sbuf_add(s->collect, p, n);
     s->n_out += n;
 }
@@ -590,10 +600,10 @@ static int sink_text(sink *s, const char *p, size_t n) {
 
 static int sink_token(sink *s, const lc_tok *t, int32_t id) {
     if (s->print_ids) {
-        printf("%s%d", s->n_ids ? " " : "", (int)id);
-        fflush(stdout);
+        if (printf("%s%d", s->n_ids ? " " : "", (int)id) < 0 || fflush(stdout) != 0) g_write_err = 1;
         s->n_ids++;
     }
+    if (g_write_err) return 1;
     if (lc_tok_is_special(t, id) && !s->show_special) return 0;
     char buf[4096];
     int n = lc_detok_push(&s->dt, t, id, buf, sizeof buf);
@@ -659,7 +669,7 @@ static int generate(gen *g, sink *s, int n_predict, const char **reason, int *n_
         }
         ++*n_gen;
         if (sink_token(s, g->tok, id)) {
-            *reason = "stop_string";
+            *reason = g_write_err ? "write_error" : "stop_string";
             stopped = 1;
             break;
         }
@@ -838,7 +848,12 @@ static int cmd_run(int argc, char **argv) {
     double t_gen = now_s() - t2;
     if (rc != LC_OK) goto done;
     if (!print_ids && s.n_out && isatty(STDOUT_FILENO)) putchar('\n');
-    fflush(stdout);
+    if (fflush(stdout) != 0 || ferror(stdout)) g_write_err = 1;
+    if (g_write_err) {
+        fail("stdout: write error");
+        rc = LC_ERR_IO;
+        goto done;
+    }
     if (o.verbose) {
         char b1[32], b2[32];
         fprintf(stderr, "stop: %s\n", reason);
@@ -1086,6 +1101,7 @@ static int chat_loop_tty(chat *c) {
         }
         if (!cmd) ret |= chat_turn(c, line, len);
         free(line);
+        if (g_write_err) return 1;
     }
     return ret;
 }
@@ -1101,6 +1117,10 @@ static int chat_loop_pipe(chat *c) {
         int cmd = chat_command(c, line);
         if (cmd == 2) break;
         if (!cmd) ret |= chat_turn(c, line, (size_t)len);
+        if (g_write_err) {
+            ret = 1;
+            break;
+        }
     }
     free(line);
     return ret;
@@ -1158,9 +1178,16 @@ static int cmd_chat(int argc, char **argv) {
     } else {
         ret = chat_loop_pipe(&c);
     }
+    if (fflush(stdout) != 0 || ferror(stdout)) g_write_err = 1;
+    if (g_write_err) {
+        fail("stdout: write error");
+        ret = 1;
+    }
     if (c.o.verbose) {
-        char b1[32];
-        fprintf(stderr, "peak memory: %s\n", human_bytes((double)peak_rss(), b1, sizeof b1));
+        char b1[32], b2[32];
+        fprintf(stderr, "load: %.2f s\n", g_load_s);
+        fprintf(stderr, "peak memory: %s, KV cache: %s (%d cells)\n", human_bytes((double)peak_rss(), b1, sizeof b1),
+                human_bytes((double)lc_ctx_kv_bytes(c.g.ctx), b2, sizeof b2), c.g.n_ctx);
     }
 done:
     chat_drop(&c, 0, c.n_msg);
@@ -1190,8 +1217,13 @@ static int cmd_prompt(int argc, char **argv) {
         else unknown_arg("prompt", a);
     }
     if (g_bad) return 1;
-    (void)model;
     if (!file) return usage_fail("prompt", "missing -f REQUEST.json");
+    if (model) { /* the format is Llama 3.1's either way; the model must still exist and be readable */
+        lc_tok *t = NULL;
+        int trc = lc_tok_load(model, &t);
+        lc_tok_free(t);
+        if (trc != LC_OK) return fail_lib(trc, model);
+    }
     size_t len;
     char *json = read_all(file, &len);
     if (!json) return 1;
@@ -1364,18 +1396,16 @@ static int cmd_detokenize(int argc, char **argv) {
     }
     if (load_tok(path, &t)) goto done;
     if (parse_ids("detokenize", list.p, lc_tok_n_vocab(t), &ids, &n)) goto done;
-    lc_detok dt = { .n_held = 0 };
+    /* the raw bytes of the tokens, so decode(encode(x)) == x even for invalid UTF-8 */
     char buf[4096];
     for (int i = 0; i < n; i++) {
-        int k = lc_detok_push(&dt, t, ids[i], buf, sizeof buf);
+        int k = lc_tok_piece(t, ids[i], buf, sizeof buf);
         if (k < 0) {
             fail_lib(k, "detokenize");
             goto done;
         }
         fwrite(buf, 1, (size_t)k < sizeof buf ? (size_t)k : sizeof buf, stdout);
     }
-    int k = lc_detok_flush(&dt, buf, sizeof buf);
-    if (k > 0) fwrite(buf, 1, (size_t)k < sizeof buf ? (size_t)k : sizeof buf, stdout);
     if (isatty(STDOUT_FILENO)) putchar('\n');
     ret = fflush(stdout) ? fail("stdout: write error") : 0;
 done:
