@@ -16,7 +16,7 @@ BIN     := llamac
 
 .PHONY: all deps test test-asan run bench clean default-model-help
 
-all: deps $(BIN)
+all: deps $(BIN) $(BUILD)/gen_toolchat
 
 deps:
 	@sh scripts/deps.sh
@@ -35,8 +35,14 @@ $(LIB): $(LIB_OBJ)
 	@rm -f $@
 	ar rcs $@ $^
 
-$(BIN): tools/llamac.c $(wildcard tools/*.h) $(LIB)
-	$(CC) $(CFLAGS) -o $@ tools/llamac.c $(LIB) $(LDLIBS) -ledit
+# the program: every tools/*.c but the dataset generator, which is its own program
+CLI_SRC := $(filter-out tools/gen_toolchat.c,$(sort $(wildcard tools/*.c)))
+
+$(BIN): $(CLI_SRC) $(wildcard tools/*.h) $(LIB)
+	$(CC) $(CFLAGS) -Itools -o $@ $(CLI_SRC) $(LIB) $(LDLIBS) -ledit
+
+$(BUILD)/gen_toolchat: tools/gen_toolchat.c $(LIB)
+	$(CC) $(CFLAGS) -o $@ tools/gen_toolchat.c $(LIB) $(LDLIBS)
 
 $(BUILD)/tables.h: $(TEST_SRC)
 	@mkdir -p $(dir $@)
@@ -49,14 +55,14 @@ $(BUILD)/tests/%.o: tests/%.c tests/test.h include/llamac.h src/internal.h $(BUI
 $(BUILD)/test_runner: $(TEST_OBJ) $(LIB)
 	$(CC) $(CFLAGS) -o $@ $(TEST_OBJ) $(LIB) $(LDLIBS)
 
-test: deps $(BIN) $(BUILD)/test_runner
+test: deps $(BIN) $(BUILD)/test_runner $(BUILD)/gen_toolchat
 	@LLAMAC_BIN=./$(BIN) $(BUILD)/test_runner $(T)
 
 # the whole suite under AddressSanitizer + UndefinedBehaviorSanitizer, in its own build dir
 test-asan: deps
 	@$(MAKE) --no-print-directory BUILD=build-asan BIN=build-asan/llamac \
 	    OPT="-O1 -fsanitize=address,undefined -fno-omit-frame-pointer -fno-sanitize-recover=undefined" \
-	    build-asan/llamac build-asan/test_runner
+	    build-asan/llamac build-asan/test_runner build-asan/gen_toolchat
 	@ASAN_OPTIONS=detect_leaks=1 LLAMAC_BIN=./build-asan/llamac build-asan/test_runner $(T)
 
 run: all
