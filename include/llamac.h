@@ -78,6 +78,8 @@ typedef struct lc_model lc_model;
 typedef struct lc_model_params {
     int n_threads;       /* 0: all cores */
     int verbose;         /* print load progress to stderr */
+    const char *lora;    /* LoRA adapter GGUF applied at load time (llamac finetune --lora-rank), NULL: none */
+    float lora_scale;    /* multiplies the adapter's alpha/rank (default 1) */
 } lc_model_params;
 void lc_model_params_default(lc_model_params *p);
 

@@ -3,6 +3,7 @@
  * tokens of several sequences sharing one KV cache (spec/model.md). */
 #include "internal.h"
 #include "kernels.h"
+#include "train.h"
 
 #include <math.h>
 
@@ -28,10 +29,14 @@ struct lc_model {
     lc_tok *tok;
     char *chat_template;
     int n_threads;
+    lc_tensor *merged;         /* (n_merged) F32 copies of matrices with a LoRA adapter merged in */
+    float **merged_data;
+    int n_merged;
 };
 
 void lc_model_params_default(lc_model_params *p) {
     memset(p, 0, sizeof *p);
+    p->lora_scale = 1.0f;
 }
 
 const lc_model_info *lc_model_get_info(const lc_model *m) { return &m->info; }
@@ -64,6 +69,9 @@ void lc_model_free(lc_model *m) {
             free(m->layers[l].ffn_norm);
         }
     }
+    for (int i = 0; i < m->n_merged; i++) free(m->merged_data[i]);
+    free(m->merged);
+    free(m->merged_data);
     free(m->layers);
     free(m->output_norm);
     free(m->inv_freq);
@@ -289,6 +297,51 @@ static int bind_weights(lc_model *m) {
     return LC_OK;
 }
 
+/* LoRA at load time: each targeted layer matrix becomes an owned F32 copy with the adapter
+ * merged in (W + scale * alpha/r * B.A), so the forward pass is unchanged and exact. */
+static int apply_lora(lc_model *m, const char *path, float scale) {
+    lc_lora *lo = NULL;
+    int rc = lc_lora_load(path, &m->info, &lo);
+    if (rc) return lc_fail_prefix(rc, path);
+    int n_max = m->info.n_layers * 7;
+    m->merged = calloc((size_t)n_max, sizeof *m->merged);
+    m->merged_data = calloc((size_t)n_max, sizeof *m->merged_data);
+    if (!m->merged || !m->merged_data) {
+        lc_lora_free(lo);
+        return lc_fail(LC_ERR_NOMEM, "no memory");
+    }
+    for (int l = 0; l < m->info.n_layers && rc == LC_OK; l++) {
+        const lc_tensor **slots[7] = { &m->layers[l].wq,   &m->layers[l].wk, &m->layers[l].wv,  &m->layers[l].wo,
+                                       &m->layers[l].gate, &m->layers[l].up, &m->layers[l].down };
+        for (int k = 0; k < 7 && rc == LC_OK; k++) {
+            const lc_tensor *t = *slots[k];
+            if (!lc_lora_has(lo, t->name)) continue;
+            size_t n = (size_t)t->ne[0] * (size_t)t->ne[1];
+            float *buf = malloc(n * sizeof *buf);
+            if (!buf) {
+                rc = lc_fail(LC_ERR_NOMEM, "no memory to merge the adapter into '%s'", t->name);
+                break;
+            }
+            rc = lc_lora_merge_tensor(lo, t->name, t->type, t->data, t->ne[0], t->ne[1], m->info.rope_neox, scale, buf);
+            if (rc) {
+                free(buf);
+                break;
+            }
+            lc_tensor *mt = &m->merged[m->n_merged];
+            *mt = *t;
+            mt->type = LC_TYPE_F32;
+            mt->data = buf;
+            mt->nbytes = n * sizeof(float);
+            m->merged_data[m->n_merged++] = buf;
+            *slots[k] = mt;
+        }
+    }
+    if (rc == LC_OK && m->n_merged == 0)
+        rc = lc_fail(LC_ERR_FORMAT, "%s: the adapter changes no tensor of this model", path);
+    lc_lora_free(lo);
+    return rc;
+}
+
 int lc_model_load(const char *path, const lc_model_params *p, lc_model **out) {
     if (!out) return lc_fail(LC_ERR_ARG, "lc_model_load: out is NULL");
     *out = NULL;
@@ -320,6 +373,7 @@ int lc_model_load(const char *path, const lc_model_params *p, lc_model **out) {
     }
     if ((rc = check_hparams(&m->info))) goto fail;
     if ((rc = bind_weights(m))) goto fail;
+    if (p->lora && (rc = apply_lora(m, p->lora, p->lora_scale))) goto fail;
     /* tokenizer */
     if (m->is_gguf) {
         if (lc_gguf_find(&m->gguf, "tokenizer.ggml.model")) {

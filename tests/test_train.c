@@ -392,11 +392,14 @@ static double max_diff(const float *a, const float *b, size_t n) {
 }
 
 /* logits of a GGUF through the inference engine */
+static const char *g_infer_lora; /* adapter applied at load time by infer_logits */
+
 static int infer_logits(const char *path, const int32_t *tok, int n, float *out) {
     lc_model *m;
     lc_model_params mp;
     lc_model_params_default(&mp);
     mp.n_threads = 2;
+    mp.lora = g_infer_lora;
     if (lc_model_load(path, &mp, &m)) return -1;
     lc_ctx *c;
     lc_ctx_params cp;
@@ -559,6 +562,15 @@ static int test_lora_finetune_merge(void) {
     double d = max_diff(lu, lm, (size_t)T * V), moved = max_diff(lb, lm, (size_t)T * V);
     CHECKF(d < 1e-4, "merged and unmerged logits differ by %g", d);
     CHECKF(moved > 1e-3, "the adapter changed nothing (%g)", moved);
+    /* the adapter applied at load time (llamac run --lora) == the merged file */
+    float *ll = malloc(sizeof(float) * T * V);
+    g_infer_lora = o.out_path;
+    int lrc = infer_logits(base, tok, T, ll);
+    g_infer_lora = NULL;
+    CHECKF(lrc == 0, "%s", lc_last_error());
+    d = max_diff(ll, lm, (size_t)T * V);
+    free(ll);
+    CHECKF(d < 1e-5, "--lora at load and merge-lora differ by %g", d);
     /* lc_lora_merge_tensor on its own, as model.c would use it */
     lc_model *im;
     CHECK(lc_model_load(base, NULL, &im) == LC_OK);

@@ -2,7 +2,7 @@
  * rendering, tokenizer tools, logits dumps and model info. Uses only the public API
  * (llamac.h), libc and libedit. Every failure is one "error: ..." line on stderr and
  * exit status 1; usage errors exit 1 as well. */
-#include "llamac.h"
+#include "cli.h"
 
 #include <errno.h>
 #include <math.h>
@@ -17,47 +17,18 @@
 
 #include <editline/readline.h>
 
-#define MAX_STOPS 16
 
 /* ---- usage texts ------------------------------------------------- */
-static const char USAGE[] =
+static const char USAGE_HEAD[] =
     "usage: llamac COMMAND [options]     (llamac COMMAND --help for its options)\n"
     "\n"
-    "commands:\n"
-    "  run         raw text completion from a prompt\n"
-    "  chat        multi-turn chat with an instruct model (interactive or from a pipe)\n"
-    "  prompt      render an OpenAI-style chat request (JSON) to the Llama 3.1 prompt text\n"
-    "  tokenize    print the token ids of a text\n"
-    "  detokenize  print the text of token ids\n"
-    "  logits      evaluate token ids and write all their logits (float32) to a file\n"
-    "  info        describe a model: shapes, tensors, tokenizer, memory needs\n"
+    "commands:\n";
+static const char USAGE_TAIL[] =
     "\n"
     "  -h, --help     this text\n"
     "  --version      print the version\n"
     "\n"
     "MODEL is a .gguf file or a Hugging Face folder (config.json, *.safetensors, tokenizer.json).\n";
-
-#define SAMPLING_HELP                                                                     \
-    "  --temp T               temperature, <= 0: greedy (default 0.6)\n"                    \
-    "  --top-k K              keep the K most likely tokens, 0: off (default off)\n"       \
-    "  --top-p P              nucleus sampling, 1: off (default 0.9)\n"                    \
-    "  --min-p P              drop tokens below P * the top probability, 0: off\n"         \
-    "  --repeat-penalty R     penalize repeated tokens, 1: off (default 1)\n"              \
-    "  --repeat-last-n N      window of the penalties in tokens, -1: everything (default 64)\n" \
-    "  --frequency-penalty F  subtract F * count from repeated tokens' logits\n"           \
-    "  --presence-penalty P   subtract P from logits of tokens already seen\n"             \
-    "  --seed S               random seed (default: from the clock)\n"                     \
-    "  --stop STR             stop when the output contains STR (repeatable, up to 16)\n"
-
-#define COMMON_HELP                                                                       \
-    "  -m, --model MODEL      .gguf file or Hugging Face folder (required)\n"               \
-    "  --ctx N                context size in tokens (default: the model's, at most 8192)\n" \
-    "  -t, --threads N        worker threads, 0: all cores (default 0)\n"                  \
-    "  --verbose              load progress, statistics and the stop reason on stderr\n"   \
-    "  --exact                reference math: float32 activations against dequantized weights\n" \
-    "                         (default: activations rounded to 8 bits for quantized weights,\n" \
-    "                         like llama.cpp; faster). LLAMAC_ISA=scalar|avx2|avx512 pins kernels\n" \
-    "  -h, --help             this text\n"
 
 static const char USAGE_RUN[] =
     "usage: llamac run -m MODEL (-p PROMPT | -f PROMPTFILE | --tokens \"ID ...\") [options]\n"
@@ -158,342 +129,6 @@ static const char USAGE_INFO[] =
     "  --tensors              also list every tensor: name, type, shape, bytes\n"
     "  --verbose              load progress on stderr\n"
     "  -h, --help             this text\n";
-
-/* ---- errors and small helpers ------------------------------------- */
-static int g_bad;               /* a usage error was reported while parsing */
-static volatile int g_stop;     /* set by SIGINT: stop the current answer */
-
-/* prints "error: ...": one line (newlines in messages become spaces); returns 1 */
-static int fail(const char *fmt, ...) __attribute__((format(printf, 1, 2)));
-static int fail(const char *fmt, ...) {
-    char buf[2048];
-    va_list ap;
-    va_start(ap, fmt);
-    vsnprintf(buf, sizeof buf, fmt, ap);
-    va_end(ap);
-    for (char *p = buf; *p; p++)
-        if (*p == '\n' || *p == '\r') *p = ' ';
-    fflush(stdout);
-    fprintf(stderr, "error: %s\n", buf);
-    return 1;
-}
-
-/* "error: what: <library message>", without repeating `what` when the message has it */
-static int fail_lib(int rc, const char *what) {
-    const char *msg = lc_last_error();
-    if (!msg || !*msg) msg = lc_strerror(rc);
-    if (what && *what && !strstr(msg, what)) return fail("%s: %s", what, msg);
-    return fail("%s", msg);
-}
-
-static int usage_fail(const char *cmd, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
-static int usage_fail(const char *cmd, const char *fmt, ...) {
-    char buf[1024];
-    va_list ap;
-    va_start(ap, fmt);
-    vsnprintf(buf, sizeof buf, fmt, ap);
-    va_end(ap);
-    g_bad = 1;
-    return fail("%s: %s (see llamac %s --help)", cmd, buf, cmd);
-}
-
-static double now_s(void) {
-    struct timespec ts;
-    clock_gettime(CLOCK_MONOTONIC, &ts);
-    return (double)ts.tv_sec + (double)ts.tv_nsec * 1e-9;
-}
-
-/* peak resident memory in bytes (VmHWM, else getrusage) */
-static size_t peak_rss(void) {
-    size_t kb = 0;
-    FILE *f = fopen("/proc/self/status", "r");
-    if (f) {
-        char line[256];
-        while (fgets(line, sizeof line, f))
-            if (!strncmp(line, "VmHWM:", 6)) {
-                kb = strtoull(line + 6, NULL, 10);
-                break;
-            }
-        fclose(f);
-    }
-    if (!kb) {
-        struct rusage ru;
-        if (getrusage(RUSAGE_SELF, &ru) == 0) kb = (size_t)ru.ru_maxrss;
-    }
-    return kb * 1024;
-}
-
-static const char *human_bytes(double b, char *buf, size_t cap) {
-    static const char *units[] = { "B", "KiB", "MiB", "GiB", "TiB" };
-    int u = 0;
-    while (b >= 1024 && u < 4) b /= 1024, u++;
-    snprintf(buf, cap, u ? "%.2f %s" : "%.0f %s", b, units[u]);
-    return buf;
-}
-
-/* reads a whole file ("-": stdin) into a NUL-terminated malloc'd buffer */
-static char *read_all(const char *path, size_t *len) {
-    FILE *f = strcmp(path, "-") ? fopen(path, "rb") : stdin;
-    if (!f) {
-        fail("%s: %s", path, strerror(errno));
-        return NULL;
-    }
-    size_t cap = 4096, n = 0;
-    char *buf = malloc(cap);
-    for (;;) {
-        if (!buf) break;
-        size_t r = fread(buf + n, 1, cap - n - 1, f);
-        n += r;
-        if (r == 0) break;
-        if (cap - n < 2) {
-            char *nb = cap > SIZE_MAX / 2 ? NULL : realloc(buf, cap * 2);
-            if (!nb) {
-                free(buf);
-                buf = NULL;
-                break;
-            }
-            buf = nb;
-            cap *= 2;
-        }
-    }
-    int err = ferror(f);
-    if (f != stdin) fclose(f);
-    if (!buf) {
-        fail("%s: out of memory", path);
-        return NULL;
-    }
-    if (err) {
-        free(buf);
-        fail("%s: read error", path);
-        return NULL;
-    }
-    buf[n] = 0;
-    if (len) *len = n;
-    return buf;
-}
-
-/* growable byte buffer */
-typedef struct sbuf { char *p; size_t n, cap; } sbuf;
-
-static int sbuf_add(sbuf *b, const char *s, size_t n) {
-    if (b->n + n + 1 > b->cap) {
-        size_t cap = b->cap ? b->cap : 256;
-        while (cap < b->n + n + 1) cap *= 2;
-        char *p = realloc(b->p, cap);
-        if (!p) return -1;
-        b->p = p;
-        b->cap = cap;
-    }
-    memcpy(b->p + b->n, s, n);
-    b->n += n;
-    b->p[b->n] = 0;
-    return 0;
-}
-
-/* ---- option parsing -------------------------------------------------- */
-/* matches argv[*i] against -s / --long (also --long=VALUE): returns 1 and sets *val when
- * it matched, 0 otherwise. A missing value is a usage error (g_bad set, *val = ""). */
-/* the value of a flag given without one: the error is already printed, parsers skip it */
-static const char MISSING[] = "";
-
-static int take(int argc, char **argv, int *i, const char *s, const char *l, const char **val) {
-    const char *a = argv[*i];
-    size_t ll = l ? strlen(l) : 0;
-    if (l && !strncmp(a, l, ll) && a[ll] == '=') {
-        *val = a + ll + 1;
-        return 1;
-    }
-    if (!((s && !strcmp(a, s)) || (l && !strcmp(a, l)))) return 0;
-    if (*i + 1 >= argc) {
-        fail("%s needs a value", a);
-        g_bad = 1;
-        *val = MISSING;
-        return 1;
-    }
-    *val = argv[++*i];
-    return 1;
-}
-
-static int is_flag(const char *a, const char *s, const char *l) {
-    return (s && !strcmp(a, s)) || (l && !strcmp(a, l));
-}
-
-static int is_help(const char *a) { return is_flag(a, "-h", "--help"); }
-
-/* strict integer: the whole string, in [lo, hi]; errors set g_bad */
-static int num_int(const char *flag, const char *s, long lo, long hi, int *out) {
-    if (s == MISSING) return 1;
-    char *end;
-    errno = 0;
-    long v = strtol(s, &end, 10);
-    if (!*s || *s == ' ' || *end || errno || v < lo || v > hi) {
-        g_bad = 1;
-        return fail("%s: '%s' is not an integer in [%ld, %ld]", flag, s, lo, hi);
-    }
-    *out = (int)v;
-    return 0;
-}
-
-static int num_float(const char *flag, const char *s, double lo, double hi, float *out) {
-    if (s == MISSING) return 1;
-    char *end;
-    errno = 0;
-    double v = strtod(s, &end);
-    if (!*s || *s == ' ' || *end || errno || !isfinite(v) || v < lo || v > hi) {
-        g_bad = 1;
-        return fail("%s: '%s' is not a number in [%g, %g]", flag, s, lo, hi);
-    }
-    *out = (float)v;
-    return 0;
-}
-
-static int num_u64(const char *flag, const char *s, uint64_t *out) {
-    if (s == MISSING) return 1;
-    char *end;
-    errno = 0;
-    unsigned long long v = strtoull(s, &end, 10);
-    if (!*s || *s < '0' || *s > '9' || *end || errno) {
-        g_bad = 1;
-        return fail("%s: '%s' is not a non-negative integer", flag, s);
-    }
-    *out = (uint64_t)v;
-    return 0;
-}
-
-/* parses a list of token ids ("1 2 3", "1,2,3", "[1, 2, 3]"); each must be in [0, n_vocab)
- * when n_vocab > 0. *ids malloc'd. Returns 0 or 1 (error printed). */
-static int parse_ids(const char *what, const char *s, int n_vocab, int32_t **ids, int *n) {
-    size_t cap = 16;
-    int k = 0;
-    int32_t *v = malloc(cap * sizeof *v);
-    if (!v) return fail("out of memory");
-    const char *p = s;
-    for (;;) {
-        while (*p == ' ' || *p == ',' || *p == '\t' || *p == '\n' || *p == '\r' || *p == '[' ||
-               *p == ']')
-            p++;
-        if (!*p) break;
-        const char *q = p;
-        while (*q && !strchr(" ,\t\n\r[]", *q)) q++;
-        char tokbuf[32];
-        size_t len = (size_t)(q - p);
-        char *end;
-        long id = -1;
-        int ok = len > 0 && len < sizeof tokbuf;
-        if (ok) {
-            memcpy(tokbuf, p, len);
-            tokbuf[len] = 0;
-            errno = 0;
-            id = strtol(tokbuf, &end, 10);
-            ok = !*end && !errno && tokbuf[0] != '+';
-        }
-        if (!ok) {
-            free(v);
-            return fail("%s: '%.*s' is not a token id", what, (int)(len > 40 ? 40 : len), p);
-        }
-        if (id < 0 || id > INT32_MAX || (n_vocab > 0 && id >= n_vocab)) {
-            free(v);
-            return fail("%s: token id %ld is out of range (vocabulary of %d)", what, id, n_vocab);
-        }
-        if ((size_t)k == cap) {
-            int32_t *nv = realloc(v, cap * 2 * sizeof *v);
-            if (!nv) {
-                free(v);
-                return fail("out of memory");
-            }
-            v = nv;
-            cap *= 2;
-        }
-        v[k++] = (int32_t)id;
-        p = q;
-    }
-    *ids = v;
-    *n = k;
-    return 0;
-}
-
-/* options of all commands; each command accepts its own subset */
-typedef struct opts {
-    const char *cmd;
-    const char *model;
-    int n_ctx, n_threads, verbose, exact;
-    lc_sampler_params sp;
-    int seed_set;
-    int n_predict;
-    const char *stops[MAX_STOPS];
-    int n_stops;
-} opts;
-
-static void opts_init(opts *o, const char *cmd, int n_predict) {
-    memset(o, 0, sizeof *o);
-    o->cmd = cmd;
-    o->n_predict = n_predict;
-    lc_sampler_params_default(&o->sp);
-}
-
-/* -m, --ctx, -t, --verbose: 1 if argv[*i] was one of them */
-static int opt_common(int argc, char **argv, int *i, opts *o) {
-    const char *v;
-    if (take(argc, argv, i, "-m", "--model", &v)) o->model = v;
-    else if (take(argc, argv, i, "-c", "--ctx", &v)) num_int("--ctx", v, 1, 1 << 24, &o->n_ctx);
-    else if (take(argc, argv, i, "-t", "--threads", &v)) num_int("--threads", v, 0, 512, &o->n_threads);
-    else if (is_flag(argv[*i], NULL, "--verbose")) o->verbose = 1;
-    else if (is_flag(argv[*i], NULL, "--exact")) o->exact = 1;
-    else return 0;
-    return 1;
-}
-
-/* sampling flags, -n, --stop: 1 if argv[*i] was one of them */
-static int opt_sampling(int argc, char **argv, int *i, opts *o) {
-    const char *v;
-    lc_sampler_params *sp = &o->sp;
-    if (take(argc, argv, i, "-n", "--n-predict", &v)) num_int("-n", v, -1, INT32_MAX, &o->n_predict);
-    else if (take(argc, argv, i, NULL, "--temp", &v)) num_float("--temp", v, 0, 100, &sp->temperature);
-    else if (take(argc, argv, i, NULL, "--top-k", &v)) num_int("--top-k", v, 0, INT32_MAX, &sp->top_k);
-    else if (take(argc, argv, i, NULL, "--top-p", &v)) num_float("--top-p", v, 0, 1, &sp->top_p);
-    else if (take(argc, argv, i, NULL, "--min-p", &v)) num_float("--min-p", v, 0, 1, &sp->min_p);
-    else if (take(argc, argv, i, NULL, "--repeat-penalty", &v))
-        num_float("--repeat-penalty", v, 0, 100, &sp->repeat_penalty);
-    else if (take(argc, argv, i, NULL, "--repeat-last-n", &v))
-        num_int("--repeat-last-n", v, -1, INT32_MAX, &sp->repeat_last_n);
-    else if (take(argc, argv, i, NULL, "--frequency-penalty", &v))
-        num_float("--frequency-penalty", v, -100, 100, &sp->freq_penalty);
-    else if (take(argc, argv, i, NULL, "--presence-penalty", &v))
-        num_float("--presence-penalty", v, -100, 100, &sp->presence_penalty);
-    else if (take(argc, argv, i, NULL, "--seed", &v)) {
-        num_u64("--seed", v, &sp->seed);
-        o->seed_set = 1;
-    } else if (take(argc, argv, i, NULL, "--stop", &v)) {
-        if (!*v) usage_fail(o->cmd, "--stop needs a non-empty string");
-        else if (o->n_stops == MAX_STOPS) usage_fail(o->cmd, "at most %d --stop strings", MAX_STOPS);
-        else o->stops[o->n_stops++] = v;
-    } else return 0;
-    return 1;
-}
-
-static int unknown_arg(const char *cmd, const char *a) {
-    if (a[0] == '-' && a[1]) return usage_fail(cmd, "unknown option '%s'", a);
-    return usage_fail(cmd, "unexpected argument '%s'", a);
-}
-
-static void seed_default(opts *o) {
-    if (!o->seed_set) o->sp.seed = (uint64_t)time(NULL) ^ ((uint64_t)getpid() << 32);
-}
-
-/* ---- model, context and generation ------------------------------------ */
-static double g_load_s; /* seconds the last load_model took */
-
-static int load_model(const opts *o, lc_model **m) {
-    double t0 = now_s();
-    lc_model_params mp;
-    lc_model_params_default(&mp);
-    mp.n_threads = o->n_threads;
-    mp.verbose = o->verbose;
-    int rc = lc_model_load(o->model, &mp, m);
-    if (rc != LC_OK) return fail_lib(rc, o->model);
-    g_load_s = now_s() - t0;
-    return 0;
-}
 
 /* the evaluation state of one sequence (seq 0) and what its KV cache holds */
 typedef struct gen {
@@ -696,20 +331,6 @@ static int generate(gen *g, sink *s, int n_predict, const char **reason, int *n_
     }
     sink_end(s, stopped);
     return rc;
-}
-
-static void on_sigint(int sig) {
-    (void)sig;
-    g_stop = 1;
-}
-
-static void catch_sigint(void) {
-    struct sigaction sa;
-    memset(&sa, 0, sizeof sa);
-    sa.sa_handler = on_sigint;
-    sigemptyset(&sa.sa_mask);
-    sa.sa_flags = 0;    /* no SA_RESTART: blocking reads return EINTR */
-    sigaction(SIGINT, &sa, NULL);
 }
 
 static int new_sampler(gen *g, const opts *o) {
@@ -1663,41 +1284,44 @@ static int cmd_info(int argc, char **argv) {
 }
 
 /* ---- main ------------------------------------------------------------------------ */
-static const struct {
-    const char *name;
-    int (*fn)(int, char **);
-    const char *usage;
-} cmds[] = {
-    { "run", cmd_run, USAGE_RUN },
-    { "chat", cmd_chat, USAGE_CHAT },
-    { "prompt", cmd_prompt, USAGE_PROMPT },
-    { "tokenize", cmd_tokenize, USAGE_TOKENIZE },
-    { "detokenize", cmd_detokenize, USAGE_DETOKENIZE },
-    { "logits", cmd_logits, USAGE_LOGITS },
-    { "info", cmd_info, USAGE_INFO },
+static const lc_cli_cmd cmds[] = {
+    { "run", cmd_run, USAGE_RUN, "raw text completion from a prompt" },
+    { "chat", cmd_chat, USAGE_CHAT, "multi-turn chat with an instruct model (interactive or from a pipe)" },
+    { "prompt", cmd_prompt, USAGE_PROMPT, "render an OpenAI-style chat request (JSON) to the Llama 3.1 prompt text" },
+    { "tokenize", cmd_tokenize, USAGE_TOKENIZE, "print the token ids of a text" },
+    { "detokenize", cmd_detokenize, USAGE_DETOKENIZE, "print the text of token ids" },
+    { "logits", cmd_logits, USAGE_LOGITS, "evaluate token ids and write all their logits (float32) to a file" },
+    { "info", cmd_info, USAGE_INFO, "describe a model: shapes, tensors, tokenizer, memory needs" },
 };
+#define N_CMDS (sizeof cmds / sizeof cmds[0])
+
+static void usage(FILE *f) {
+    fputs(USAGE_HEAD, f);
+    for (size_t i = 0; i < N_CMDS; i++) fprintf(f, "  %-16s %s\n", cmds[i].name, cmds[i].summary);
+    fputs(USAGE_TAIL, f);
+}
 
 int main(int argc, char **argv) {
     if (argc < 2) {
-        fputs(USAGE, stderr);
+        usage(stderr);
         return 1;
     }
     const char *a = argv[1];
     if (is_help(a) || !strcmp(a, "help")) {
         if (argc > 2)
-            for (size_t i = 0; i < sizeof cmds / sizeof cmds[0]; i++)
+            for (size_t i = 0; i < N_CMDS; i++)
                 if (!strcmp(argv[2], cmds[i].name)) {
                     fputs(cmds[i].usage, stdout);
                     return 0;
                 }
-        fputs(USAGE, stdout);
+        usage(stdout);
         return 0;
     }
     if (!strcmp(a, "--version") || !strcmp(a, "-V")) {
         printf("llamac %s\n", LC_VERSION);
         return 0;
     }
-    for (size_t i = 0; i < sizeof cmds / sizeof cmds[0]; i++)
+    for (size_t i = 0; i < N_CMDS; i++)
         if (!strcmp(a, cmds[i].name)) return cmds[i].fn(argc - 1, argv + 1);
     return fail("unknown command '%s' (see llamac --help)", a);
 }
