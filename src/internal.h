@@ -48,6 +48,8 @@ bool lc_file_exists(const char *path);
 int lc_n_cores(void);
 double lc_time_s(void);                    /* monotonic seconds */
 size_t lc_peak_rss_bytes(void);
+/* MemAvailable + SwapFree from /proc/meminfo, capped by $LLAMAC_MEM_LIMIT (bytes); 0 when unknown */
+size_t lc_mem_available_bytes(void);
 
 /* ---- half floats (util.c) ----------------------------------------- */
 float lc_f16_to_f32(uint16_t h);

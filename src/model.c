@@ -520,6 +520,17 @@ int lc_ctx_new(lc_model *m, const lc_ctx_params *p, lc_ctx **out) {
     }
     bool ok = true;
     size_t kv_dim = (size_t)h->n_kv_heads * h->head_dim, q_dim = (size_t)h->n_heads * h->head_dim;
+    /* refuse up front what the machine cannot hold, rather than being killed later */
+    size_t need = lc_model_kv_bytes(m, n_ctx) +
+                  (size_t)n_batch * ((size_t)h->dim * 2 + q_dim * 2 + kv_dim * 2 + (size_t)h->ffn_dim * 2) * sizeof(float);
+    size_t avail = lc_mem_available_bytes();
+    if (avail && need > avail) {
+        lc_ctx_free(c);
+        return lc_fail(LC_ERR_NOMEM,
+                       "a context of %d tokens needs %.1f MiB (KV cache %.1f MiB) but only %.1f MiB of memory is "
+                       "available; use a smaller --ctx",
+                       n_ctx, need / 1048576.0, lc_model_kv_bytes(m, n_ctx) / 1048576.0, avail / 1048576.0);
+    }
     size_t kv_elems;
     if (!lc_mul_ok((size_t)h->n_layers * (size_t)n_ctx, kv_dim, &kv_elems)) ok = false;
     if (ok) {

@@ -164,6 +164,27 @@ double lc_time_s(void) {
     return (double)ts.tv_sec + ts.tv_nsec * 1e-9;
 }
 
+size_t lc_mem_available_bytes(void) {
+    FILE *f = fopen("/proc/meminfo", "r");
+    if (!f) return 0;
+    char line[256];
+    unsigned long long kb = 0, swap = 0;
+    bool found = false;
+    while (fgets(line, sizeof line, f)) {
+        if (sscanf(line, "MemAvailable: %llu kB", &kb) == 1) found = true;
+        else sscanf(line, "SwapFree: %llu kB", &swap);
+    }
+    fclose(f);
+    size_t avail = found ? (size_t)((kb + swap) * 1024) : 0;
+    const char *lim = getenv("LLAMAC_MEM_LIMIT"); /* bytes; caps what llamac believes it may use */
+    if (lim && *lim) {
+        char *end;
+        unsigned long long v = strtoull(lim, &end, 10);
+        if (!*end && (!avail || v < avail)) avail = (size_t)v;
+    }
+    return avail;
+}
+
 size_t lc_peak_rss_bytes(void) {
     struct rusage ru;
     if (getrusage(RUSAGE_SELF, &ru) != 0) return 0;

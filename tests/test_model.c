@@ -383,6 +383,12 @@ static int test_decode_errors(void) {
     big.n_ctx = 1 << 20;
     lc_ctx *c2;
     CHECK(lc_ctx_new(m, &big, &c2) == LC_ERR_ARG); /* beyond the model's context */
+    /* a context that does not fit in the available memory is refused with a message */
+    setenv("LLAMAC_MEM_LIMIT", "100000", 1);
+    big.n_ctx = 256;
+    int rc_mem = lc_ctx_new(m, &big, &c2);
+    unsetenv("LLAMAC_MEM_LIMIT");
+    CHECK(rc_mem == LC_ERR_NOMEM && strstr(lc_last_error(), "smaller --ctx"));
     lc_ctx_free(c);
     lc_model_free(m);
     return T_PASS;
