@@ -380,7 +380,32 @@ static int test_round_trip_kquant_edges(void) {
         round_trip(type, x, y, 256);
         CHECKF(fabsf(y[77] - 100) < 100 * 0.01f, "%s outlier %g", nm, y[77]);
         for (int i = 0; i < 256; i++) CHECK(isfinite(y[i]));
+        /* non-finite weights spoil their own super-block only (and run clean under UBSan) */
+        static float x2[768], y2[768];
+        for (int i = 0; i < 768; i++) x2[i] = rng_gauss();
+        x2[3] = NAN, x2[300] = INFINITY, x2[301] = -INFINITY;
+        round_trip(type, x2, y2, 768);
+        CHECKF(rel_rms(x2 + 512, y2 + 512, 256) < (type == LC_TYPE_Q4_K ? 0.085 : 0.02), "%s after non-finite",
+               nm);
     }
+    return T_PASS;
+}
+
+/* heavy tails (Laplace, with rare outliers) as in real weight matrices: K-quants keep their edge */
+static int test_round_trip_kquant_heavy_tails(void) {
+    enum { N = 256 * 32 };
+    static float x[N], y[N];
+    for (int i = 0; i < N; i++) {
+        double u = rng_unif() - 0.5;
+        x[i] = (float)(u < 0 ? log(1 + 2 * u) : -log(1 - 2 * u)) * 0.01f;
+        if (rng_next() % 512 == 0) x[i] *= 12;
+    }
+    double r41 = rel_rms(x, (round_trip(LC_TYPE_Q4_1, x, y, N), y), N);
+    double r4k = rel_rms(x, (round_trip(LC_TYPE_Q4_K, x, y, N), y), N);
+    double r6k = rel_rms(x, (round_trip(LC_TYPE_Q6_K, x, y, N), y), N);
+    if (getenv("LC_TEST_VERBOSE")) fprintf(stderr, "  rel rms: q4_1 %.4f q4_k %.4f q6_k %.4f\n", r41, r4k, r6k);
+    CHECKF(r4k < r41 * 0.95, "q4_k %g (q4_1 %g)", r4k, r41);
+    CHECKF(r6k < r4k * 0.3, "q6_k %g (q4_k %g)", r6k, r4k);
     return T_PASS;
 }
 
@@ -547,6 +572,7 @@ const lc_test_case tests_quant[] = {
     { "quant_q4_1_exact", test_quant_q4_1_exact },
     { "quant_round_trip_gaussian", test_round_trip_gaussian },
     { "quant_round_trip_kquant_edges", test_round_trip_kquant_edges },
+    { "quant_round_trip_kquant_heavy_tails", test_round_trip_kquant_heavy_tails },
     { "quant_gguf_files", test_gguf_files },
     { "quant_gguf_requant", test_gguf_requant },
     { 0 },
