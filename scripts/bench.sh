@@ -1,19 +1,146 @@
 #!/bin/sh
-# bench.sh - `make bench`: tokenizer encoding speed on one core and forward-pass speed on
-# the shared vector models (when ../shared is present). Numbers only; nothing is asserted.
+# bench.sh - `make bench`: the figures of issue #3 on this machine, plus the tokenizer and
+# training helpers. Numbers only; nothing is asserted (speed is never a test).
+#
+#   1. memory bandwidth: llamac bench --membw (streaming read, same threads)
+#   2. llamac bench -p 512 -n 128 --json for the 1B shape at Q8_0 and Q4_0 and the 8B shape
+#      at Q4_0 and Q4_K_M (random weights, real shapes: llamac make-model), 2 threads
+#   3. a summary table: tokens/s, the ratio to llama.cpp's figures from the issue, and the
+#      bandwidth generation reaches as a share of --membw
+#   4. tokenizer encoding speed (build/bench_tok_bench), 5. training (build/bench_train_bench)
+#
+# Model files are made on first use and kept in $LLAMAC_BENCH_DIR (default
+# ~/.cache/llamac-bench), outside the repository. Making them takes time once: ~25 s for a
+# 1B file, ~65 s for 8B Q4_0, much longer for the K-quants (8B Q4_K_M: up to ~1.5 h with the
+# current quantizer).
+#
+# Environment:
+#   BUILD                  build directory (default build; set by make)
+#   LLAMAC                 the program (default ./llamac)
+#   LLAMAC_BENCH_DIR       model cache directory
+#   LLAMAC_BENCH_MODELS    "shape:type ..." (default "1b:q8_0 1b:q4_0 8b:q4_0 8b:q4_k_m";
+#                          1b:q4_k_m and 1b:f16 have llama.cpp figures too)
+#   LLAMAC_BENCH_THREADS   threads (default 2, as in the issue)
+#   LLAMAC_BENCH_REPS      repetitions per test (default 3)
+#   LLAMAC_BENCH_NO_MAKE=1 skip models whose file is not there yet instead of making them
+#   LLAMAC_BENCH_SKIP      space-separated sections to skip: membw models tokenizer training
 BUILD=${BUILD:-build}
+LLAMAC=${LLAMAC:-./llamac}
 SHARED=${LC_SHARED:-../shared}
-echo "== tokenizer (1 thread)"
-if [ -f "$SHARED/data/tokenizer/tokenizer.json" ]; then
-    "$BUILD/bench_tok_bench" "$SHARED/data/tokenizer/tokenizer.json" "$SHARED/data/corpus"
-else
-    echo "skipped: $SHARED/data/tokenizer/tokenizer.json not found"
+DIR=${LLAMAC_BENCH_DIR:-${HOME:-/tmp}/.cache/llamac-bench}
+MODELS=${LLAMAC_BENCH_MODELS:-"1b:q8_0 1b:q4_0 8b:q4_0 8b:q4_k_m"}
+THREADS=${LLAMAC_BENCH_THREADS:-2}
+REPS=${LLAMAC_BENCH_REPS:-3}
+SKIP=" ${LLAMAC_BENCH_SKIP:-} "
+RESULTS=$(mktemp "${TMPDIR:-/tmp}/llamac-bench.XXXXXX") || exit 1
+trap 'rm -f "$RESULTS"' EXIT INT TERM
+
+skipped() { case "$SKIP" in *" $1 "*) return 0 ;; esac; return 1; }
+
+# a number field of one of our JSON lines: json_num LINE KEY
+json_num() {
+    printf '%s\n' "$1" | sed -n "s/.*\"$2\": *\\(-\\{0,1\\}[0-9][0-9.eE+-]*\\).*/\\1/p"
+}
+
+# llama.cpp figures from issue #3 (February 2025 build, -march=native, 2 threads): pp tg
+ref() {
+    case "$1" in
+        1b:q4_0) echo "92.5 31.2" ;;
+        1b:q8_0) echo "86.7 18.0" ;;
+        1b:q4_k_m | 1b:q4_k) echo "45.0 23.5" ;;
+        1b:f16) echo "74.4 11.5" ;;
+        8b:q4_0) echo "13.3 5.4" ;;
+        *) echo "- -" ;;
+    esac
+}
+
+echo "== machine"
+grep -m1 "model name" /proc/cpuinfo 2>/dev/null | sed 's/.*: /cpu: /'
+echo "cores: $(getconf _NPROCESSORS_ONLN), threads used: $THREADS, repetitions: $REPS"
+echo "load average: $(cut -d' ' -f1-3 /proc/loadavg 2>/dev/null) (other work on the machine lowers every figure)"
+echo "model cache: $DIR"
+
+MEMBW=""
+if ! skipped membw; then
+    echo
+    echo "== memory bandwidth ($THREADS threads)"
+    line=$("$LLAMAC" bench --membw -t "$THREADS" --json) && MEMBW=$(json_num "$line" membw_gbs)
+    echo "$line"
+    [ -n "$MEMBW" ] && echo "memory bandwidth: $MEMBW GB/s"
 fi
-echo "== forward pass (reference kernels)"
-for f in "$SHARED/vectors/quant/model-f32.gguf" "$SHARED/vectors/quant/model-q8_0.gguf" "$SHARED/vectors/quant/model-q4_k.gguf"; do
-    [ -f "$f" ] || { echo "skipped: $f not found"; continue; }
-    echo "-- $f"
-    ./llamac run -m "$f" --tokens "510 1 2 3 4 5 6 7" -n 128 --temp 0 --verbose >/dev/null 2>/tmp/llamac-bench.$$ || true
-    grep -E "tokens/s|memory" /tmp/llamac-bench.$$
-    rm -f /tmp/llamac-bench.$$
-done
+
+if ! skipped models; then
+    mkdir -p "$DIR" || exit 1
+    for m in $MODELS; do
+        shape=${m%%:*}
+        type=${m#*:}
+        file="$DIR/llama-$shape-$type.gguf"
+        echo
+        echo "== $shape $type ($file)"
+        if [ ! -f "$file" ]; then
+            if [ -n "${LLAMAC_BENCH_NO_MAKE:-}" ]; then
+                echo "skipped: not made yet (unset LLAMAC_BENCH_NO_MAKE to make it)"
+                echo "$m none" >>"$RESULTS"
+                continue
+            fi
+            echo "making it (once): llamac make-model --shape $shape --type $type"
+            if ! "$LLAMAC" make-model --shape "$shape" --type "$type" -o "$file" -q -t "$(getconf _NPROCESSORS_ONLN)" >/dev/null; then
+                echo "make-model failed; skipped"
+                echo "$m none" >>"$RESULTS"
+                continue
+            fi
+        fi
+        "$LLAMAC" bench -m "$file" -p 512 -n 128 -r "$REPS" -t "$THREADS" --json | while IFS= read -r line; do
+            echo "$line"
+            echo "$m $line" >>"$RESULTS"
+        done
+    done
+fi
+
+if ! skipped tokenizer; then
+    echo
+    echo "== tokenizer (1 thread)"
+    if [ -f "$SHARED/data/tokenizer/tokenizer.json" ] && [ -x "$BUILD/bench_tok_bench" ]; then
+        "$BUILD/bench_tok_bench" "$SHARED/data/tokenizer/tokenizer.json" "$SHARED/data/corpus"
+    else
+        echo "skipped: $SHARED/data/tokenizer/tokenizer.json or $BUILD/bench_tok_bench not found"
+    fi
+fi
+
+# ---- training ---------------------------------------------------------------------------
+# (section of the training helper: build/bench_train_bench, from bench/train_bench.c)
+if ! skipped training; then
+    echo
+    echo "== training ($THREADS threads)"
+    if [ -x "$BUILD/bench_train_bench" ]; then
+        "$BUILD/bench_train_bench" "$THREADS"
+    else
+        echo "skipped: $BUILD/bench_train_bench not built"
+    fi
+fi
+# ---- end of training ----------------------------------------------------------------------
+
+if [ -s "$RESULTS" ]; then
+    echo
+    echo "== summary ($THREADS threads; llama.cpp = the figures in issue #3; targets: pp >= 1.5x, tg >= 1.1x and >= 90% of membw)"
+    [ -n "$MEMBW" ] && echo "membw: $MEMBW GB/s"
+    printf '%-12s %-6s %18s %9s %7s %8s %8s\n' model test "llamac t/s" llama.cpp ratio "GB/s" "% membw"
+    while read -r m line; do
+        if [ "$line" = none ]; then
+            printf '%-12s %-6s %18s\n' "$m" "-" "not measured"
+            continue
+        fi
+        test=$(printf '%s\n' "$line" | sed -n 's/.*"test": "\([a-z0-9]*\)".*/\1/p')
+        ts=$(json_num "$line" tokens_per_s)
+        sd=$(json_num "$line" stddev)
+        gbs=$(json_num "$line" gbs)
+        set -- $(ref "$m")
+        case "$test" in pp*) r=$1 ;; *) r=$2 ;; esac
+        awk -v m="$m" -v t="$test" -v ts="$ts" -v sd="$sd" -v r="$r" -v g="$gbs" -v bw="$MEMBW" 'BEGIN {
+            ratio = (r == "-" || r == "") ? "-" : sprintf("%.2fx", ts / r)
+            gb = (g == "") ? "" : sprintf("%.2f", g)
+            pct = (g == "" || bw == "" || bw == 0) ? "" : sprintf("%.1f%%", 100 * g / bw)
+            printf "%-12s %-6s %10.2f ± %5.2f %9s %7s %8s %8s\n", m, t, ts, sd, r, ratio, gb, pct
+        }'
+    done <"$RESULTS"
+fi

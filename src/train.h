@@ -131,6 +131,10 @@ typedef struct lc_train_opts {
     int stop_at;
     /* test hook: make the loss of this (1-based) step NaN; 0: off */
     int debug_nan_step;
+    /* abort flag (e.g. set by a SIGINT handler), read after every step: when it is non-zero
+     * the run stops, writes the checkpoint (ckpt_path, resumable) but no final model, and
+     * returns LC_ERR_CANCELLED. NULL: none */
+    const volatile int *cancel;
 } lc_train_opts;
 
 void lc_train_opts_default(lc_train_opts *o);

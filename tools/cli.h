@@ -91,4 +91,20 @@ typedef struct lc_cli_cmd {
     const char *summary;   /* one line for llamac --help */
 } lc_cli_cmd;
 
+/* tools/cmd_bench.c */
+extern const char USAGE_BENCH[], USAGE_PERPLEXITY[];
+int cmd_bench(int argc, char **argv);
+int cmd_perplexity(int argc, char **argv);
+/* tools/cmd_model.c */
+extern const char USAGE_MAKE_MODEL[], USAGE_QUANTIZE[];
+int cmd_make_model(int argc, char **argv);
+int cmd_quantize(int argc, char **argv);
+/* tools/cmd_train.c */
+extern const char USAGE_TRAIN_TOKENIZER[], USAGE_TRAIN[], USAGE_FINETUNE[], USAGE_MERGE_LORA[], USAGE_EVAL_TOOLS[];
+int cmd_train_tokenizer(int argc, char **argv);
+int cmd_train(int argc, char **argv);
+int cmd_finetune(int argc, char **argv);
+int cmd_merge_lora(int argc, char **argv);
+int cmd_eval_tools(int argc, char **argv);
+
 #endif

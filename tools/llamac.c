@@ -1292,6 +1292,15 @@ static const lc_cli_cmd cmds[] = {
     { "detokenize", cmd_detokenize, USAGE_DETOKENIZE, "print the text of token ids" },
     { "logits", cmd_logits, USAGE_LOGITS, "evaluate token ids and write all their logits (float32) to a file" },
     { "info", cmd_info, USAGE_INFO, "describe a model: shapes, tensors, tokenizer, memory needs" },
+    { "perplexity", cmd_perplexity, USAGE_PERPLEXITY, "perplexity of a model on a text file (llama.cpp's method)" },
+    { "bench", cmd_bench, USAGE_BENCH, "prompt processing and generation speed, memory bandwidth" },
+    { "make-model", cmd_make_model, USAGE_MAKE_MODEL, "write a random-weight GGUF with real Llama 3.x shapes" },
+    { "quantize", cmd_quantize, USAGE_QUANTIZE, "convert a GGUF or Hugging Face model to another tensor type" },
+    { "train-tokenizer", cmd_train_tokenizer, USAGE_TRAIN_TOKENIZER, "learn a Llama-3-style BPE tokenizer from text" },
+    { "train", cmd_train, USAGE_TRAIN, "pretrain a model from text (or continue a checkpoint)" },
+    { "finetune", cmd_finetune, USAGE_FINETUNE, "full or LoRA fine-tuning on chat conversations (JSONL)" },
+    { "merge-lora", cmd_merge_lora, USAGE_MERGE_LORA, "merge a LoRA adapter into a model" },
+    { "eval-tools", cmd_eval_tools, USAGE_EVAL_TOOLS, "tool-call accuracy of a chat model on held-out prompts" },
 };
 #define N_CMDS (sizeof cmds / sizeof cmds[0])
 
