@@ -99,6 +99,7 @@ typedef struct lc_model_info {
     int64_t n_params;
     size_t weight_bytes;        /* bytes of all tensors */
     int file_type;              /* dominant tensor type (LC_TYPE_*) */
+    int gguf_ftype;             /* general.file_type of a GGUF (llama.cpp's numbers: 15 = Q4_K_M ...), -1 if none */
     int has_chat_template;
     int32_t bos_id, eos_id;
 } lc_model_info;
@@ -160,6 +161,8 @@ int lc_ctx_seq_rm(lc_ctx *c, int seq, int p0, int p1);
 int lc_ctx_seq_pos_max(const lc_ctx *c, int seq);
 /* free cells left */
 int lc_ctx_n_free(const lc_ctx *c);
+/* the kernel set this context computes with: "scalar", "avx2", "avx512" */
+const char *lc_ctx_isa(const lc_ctx *c);
 /* an int the caller may set from a signal handler to stop lc_ctx_decode early */
 void lc_ctx_set_abort(lc_ctx *c, volatile int *flag);
 

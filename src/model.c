@@ -179,6 +179,8 @@ static int gguf_hparams(lc_model *m) {
     if (lc_gguf_get_int(g, "llama.vocab_size", &nv) == LC_OK && nv != emb->ne[1])
         return lc_fail(LC_ERR_FORMAT, "llama.vocab_size %lld differs from token_embd rows %lld", (long long)nv,
                        (long long)emb->ne[1]);
+    h->gguf_ftype = -1;
+    if (lc_gguf_get_int(g, "general.file_type", &kl) == LC_OK && kl >= 0 && kl < 1024) h->gguf_ftype = (int)kl;
     if (lc_gguf_get_float(g, "llama.rope.scaling.factor", &d) == LC_OK) h->rope_factor = (float)d;
     if (lc_gguf_get_int(g, "llama.rope.scaling.original_context_length", &kl) == LC_OK) h->rope_orig_ctx = (int)kl;
     lc_str ct;
@@ -358,6 +360,7 @@ int lc_model_load(const char *path, const lc_model_params *p, lc_model **out) {
     if (lc_is_dir(path)) {
         if ((rc = lc_hf_open(path, &m->hf))) goto fail;
         m->info = m->hf.hp;
+        m->info.gguf_ftype = -1;
         m->tensors = m->hf.tensors;
         m->n_tensors = m->hf.n_tensors;
         if (m->hf.chat_template && !(m->chat_template = strdup(m->hf.chat_template))) {
@@ -450,6 +453,7 @@ void lc_ctx_params_default(lc_ctx_params *p) {
 int lc_ctx_n_ctx(const lc_ctx *c) { return c->n_ctx; }
 size_t lc_ctx_kv_bytes(const lc_ctx *c) { return lc_model_kv_bytes(c->m, c->n_ctx); }
 int lc_ctx_n_free(const lc_ctx *c) { return c->n_ctx - c->n_used; }
+const char *lc_ctx_isa(const lc_ctx *c) { return c->kern->isa; }
 void lc_ctx_set_abort(lc_ctx *c, volatile int *flag) { c->abort_flag = flag; }
 
 void lc_ctx_free(lc_ctx *c) {

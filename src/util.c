@@ -176,6 +176,19 @@ size_t lc_mem_available_bytes(void) {
     }
     fclose(f);
     size_t avail = found ? (size_t)((kb + swap) * 1024) : 0;
+    /* in a container the cgroup limit is what gets a process killed, not MemAvailable */
+    FILE *cg = fopen("/sys/fs/cgroup/memory.max", "r");
+    if (cg) {
+        unsigned long long max = 0, cur = 0;
+        if (fscanf(cg, "%llu", &max) == 1) {
+            FILE *cc = fopen("/sys/fs/cgroup/memory.current", "r");
+            if (cc) {
+                if (fscanf(cc, "%llu", &cur) == 1 && max > cur && (!avail || max - cur < avail)) avail = (size_t)(max - cur);
+                fclose(cc);
+            }
+        }
+        fclose(cg);
+    }
     const char *lim = getenv("LLAMAC_MEM_LIMIT"); /* bytes; caps what llamac believes it may use */
     if (lim && *lim) {
         char *end;

@@ -322,7 +322,8 @@ static void describe(const lc_model *m, bench_model *bm) {
     bm->size = (double)mi->weight_bytes;
     bm->params = (double)mi->n_params;
     const char *tn = lc_type_name(mi->file_type);
-    if (mi->file_type == LC_TYPE_Q4_K && n_q6k > 0 && n_q4k > n_q6k) tn = "Q4_K_M";
+    if (mi->gguf_ftype == 15 || (mi->gguf_ftype < 0 && mi->file_type == LC_TYPE_Q4_K && n_q6k > 0 && n_q4k > n_q6k))
+        tn = "Q4_K_M";
     snprintf(bm->type, sizeof bm->type, "%s", tn);
     char sz[16];
     double p = (double)mi->n_params;
