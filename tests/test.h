@@ -40,5 +40,11 @@ const char *t_tmpdir(void);
 /* runs the llamac binary with args (shell syntax), captures stdout+stderr into *out
  * (malloc'd) and returns the exit status (-1 if it did not exit normally) */
 int t_run_llamac(const char *args, char **out);
+/* the same with printf-style arguments; *out is never NULL (free it) */
+int t_run(char **out, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
+/* whole file, NUL-terminated, malloc'd; NULL if unreadable */
+void *t_slurp(const char *path, size_t *n);
+/* 0 on success */
+int t_write_file(const char *path, const void *data, size_t n);
 
 #endif

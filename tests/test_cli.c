@@ -11,42 +11,8 @@
 
 /* ---- helpers ------------------------------------------------------- */
 /* runs llamac with printf-style args; *out gets stdout+stderr */
-static int run(char **out, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
-static int run(char **out, const char *fmt, ...) {
-    char args[8192];
-    va_list ap;
-    va_start(ap, fmt);
-    vsnprintf(args, sizeof args, fmt, ap);
-    va_end(ap);
-    *out = NULL;
-    int rc = t_run_llamac(args, out);
-    if (!*out) *out = strdup("");
-    return rc;
-}
 
-static int write_file(const char *path, const void *data, size_t n) {
-    FILE *f = fopen(path, "wb");
-    if (!f) return -1;
-    size_t w = fwrite(data, 1, n, f);
-    return fclose(f) || w != n ? -1 : 0;
-}
 
-static void *read_file(const char *path, size_t *n) {
-    FILE *f = fopen(path, "rb");
-    if (!f) return NULL;
-    fseek(f, 0, SEEK_END);
-    long len = ftell(f);
-    fseek(f, 0, SEEK_SET);
-    char *buf = malloc(len > 0 ? (size_t)len + 1 : 1);
-    if (buf && len > 0 && fread(buf, 1, (size_t)len, f) != (size_t)len) {
-        free(buf);
-        buf = NULL;
-    }
-    fclose(f);
-    if (buf) buf[len > 0 ? len : 0] = 0;
-    *n = len > 0 ? (size_t)len : 0;
-    return buf;
-}
 
 static int count_lines(const char *s) {
     int n = 0;
@@ -123,7 +89,7 @@ static int test_help(void) {
     for (size_t i = 0; i < sizeof cases / sizeof cases[0]; i++) {
         for (int h = 0; h < 2; h++) {
             char *out;
-            int rc = run(&out, "%s %s", cases[i].cmd, h ? "-h" : "--help");
+            int rc = t_run(&out, "%s %s", cases[i].cmd, h ? "-h" : "--help");
             CHECKF(rc == 0, "%s --help exit %d", cases[i].cmd, rc);
             CHECKF(strstr(out, "usage: llamac") != NULL, "%s", cases[i].cmd);
             for (int f = 0; cases[i].flags[f]; f++)
@@ -133,10 +99,10 @@ static int test_help(void) {
         }
     }
     char *out;
-    CHECK(run(&out, "--help") == 0);
+    CHECK(t_run(&out, "--help") == 0);
     CHECK(strstr(out, "tokenize") && strstr(out, "chat") && strstr(out, "logits") && strstr(out, "info"));
     free(out);
-    CHECK(run(&out, "--version") == 0);
+    CHECK(t_run(&out, "--version") == 0);
     CHECK(strstr(out, "llamac ") != NULL);
     free(out);
     return T_PASS;
@@ -172,7 +138,7 @@ static int test_usage_errors(void) {
     };
     for (size_t i = 0; i < sizeof bad / sizeof bad[0]; i++) {
         char *out;
-        int rc = run(&out, "%s </dev/null", bad[i]);
+        int rc = t_run(&out, "%s </dev/null", bad[i]);
         CHECKF(rc == 1, "'%s' exit %d", bad[i], rc);
         if (bad[i][0]) CHECKF(strncmp(out, "error: ", 7) == 0, "'%s' said: %s", bad[i], out);
         free(out);
@@ -185,42 +151,42 @@ static int test_tokenize(void) {
     const char *tj = t_shared("data/tokenizer/tokenizer.json");
     if (!tj) return T_SKIP;
     char *out;
-    CHECK(run(&out, "tokenize -m '%s' 'Hello, world!'", tj) == 0);
+    CHECK(t_run(&out, "tokenize -m '%s' 'Hello, world!'", tj) == 0);
     CHECKF(!strcmp(out, "9906 11 1917 0\n"), "got '%s'", out);
     free(out);
-    CHECK(run(&out, "tokenize -m '%s' Hello, 'world!'", tj) == 0);    /* joined with a space */
+    CHECK(t_run(&out, "tokenize -m '%s' Hello, 'world!'", tj) == 0);    /* joined with a space */
     CHECKF(!strcmp(out, "9906 11 1917 0\n"), "got '%s'", out);
     free(out);
-    CHECK(run(&out, "tokenize --bos --model '%s' 'Hello, world!'", tj) == 0);
+    CHECK(t_run(&out, "tokenize --bos --model '%s' 'Hello, world!'", tj) == 0);
     CHECKF(!strcmp(out, "128000 9906 11 1917 0\n"), "got '%s'", out);
     free(out);
-    CHECK(run(&out, "tokenize -m '%s' --special '<|eot_id|>'", tj) == 0);
+    CHECK(t_run(&out, "tokenize -m '%s' --special '<|eot_id|>'", tj) == 0);
     CHECKF(!strcmp(out, "128009\n"), "got '%s'", out);
     free(out);
-    CHECK(run(&out, "tokenize -m '%s' '<|eot_id|>'", tj) == 0);
+    CHECK(t_run(&out, "tokenize -m '%s' '<|eot_id|>'", tj) == 0);
     CHECKF(!strcmp(out, "27 91 68 354 851 91 29\n"), "got '%s'", out);
     free(out);
 
     char path[512];
     snprintf(path, sizeof path, "%s/hello.txt", t_tmpdir());
-    CHECK(write_file(path, "Hello, world!", 13) == 0);
-    CHECK(run(&out, "tokenize -m '%s' -f '%s'", tj, path) == 0);
+    CHECK(t_write_file(path, "Hello, world!", 13) == 0);
+    CHECK(t_run(&out, "tokenize -m '%s' -f '%s'", tj, path) == 0);
     CHECKF(!strcmp(out, "9906 11 1917 0\n"), "got '%s'", out);
     free(out);
-    CHECK(run(&out, "tokenize -m '%s' < '%s'", tj, path) == 0);
+    CHECK(t_run(&out, "tokenize -m '%s' < '%s'", tj, path) == 0);
     CHECKF(!strcmp(out, "9906 11 1917 0\n"), "got '%s'", out);
     free(out);
-    CHECK(run(&out, "tokenize -m '%s' --pieces 'Hello, world!'", tj) == 0);
+    CHECK(t_run(&out, "tokenize -m '%s' --pieces 'Hello, world!'", tj) == 0);
     CHECKF(!strcmp(out, "9906\tHello\n11\t,\n1917\t world\n0\t!\n"), "got '%s'", out);
     free(out);
 
-    CHECK(run(&out, "detokenize -m '%s' 9906 11 1917 0", tj) == 0);
+    CHECK(t_run(&out, "detokenize -m '%s' 9906 11 1917 0", tj) == 0);
     CHECKF(!strcmp(out, "Hello, world!"), "got '%s'", out);
     free(out);
-    CHECK(run(&out, "detokenize -m '%s' '9906, 11,1917 0'", tj) == 0);
+    CHECK(t_run(&out, "detokenize -m '%s' '9906, 11,1917 0'", tj) == 0);
     CHECKF(!strcmp(out, "Hello, world!"), "got '%s'", out);
     free(out);
-    CHECK(run(&out, "detokenize -m '%s' 9906 99999999", tj) == 1);
+    CHECK(t_run(&out, "detokenize -m '%s' 9906 99999999", tj) == 1);
     CHECK(strncmp(out, "error: ", 7) == 0);
     free(out);
     return T_PASS;
@@ -238,27 +204,27 @@ static int test_prompt(void) {
         "\n\nI don't know, what is it?<|eot_id|>";
     char path[512], expect[1024];
     snprintf(path, sizeof path, "%s/request.json", t_tmpdir());
-    CHECK(write_file(path, req, sizeof req - 1) == 0);
+    CHECK(t_write_file(path, req, sizeof req - 1) == 0);
     char *out;
-    CHECK(run(&out, "prompt -f '%s' --no-generation-prompt", path) == 0);
+    CHECK(t_run(&out, "prompt -f '%s' --no-generation-prompt", path) == 0);
     CHECKF(!strcmp(out, head), "got '%s'", out);
     free(out);
     snprintf(expect, sizeof expect, "%s<|start_header_id|>assistant<|end_header_id|>\n\n", head);
-    CHECK(run(&out, "prompt -f - < '%s'", path) == 0);
+    CHECK(t_run(&out, "prompt -f - < '%s'", path) == 0);
     CHECKF(!strcmp(out, expect), "got '%s'", out);
     free(out);
 
     /* the date option shows up in the system header */
-    CHECK(run(&out, "prompt -f '%s' --date '1 Jan 2025'", path) == 0);
+    CHECK(t_run(&out, "prompt -f '%s' --date '1 Jan 2025'", path) == 0);
     CHECK(strstr(out, "Today Date: 1 Jan 2025\n") != NULL);
     free(out);
 
     /* malformed request: one error line naming the file */
-    CHECK(write_file(path, "{\"messages\": [", 14) == 0);
-    CHECK(run(&out, "prompt -f '%s'", path) == 1);
+    CHECK(t_write_file(path, "{\"messages\": [", 14) == 0);
+    CHECK(t_run(&out, "prompt -f '%s'", path) == 1);
     CHECKF(strncmp(out, "error: ", 7) == 0 && count_lines(out) == 1, "got '%s'", out);
     free(out);
-    CHECK(run(&out, "prompt -f '%s/missing.json'", t_tmpdir()) == 1);
+    CHECK(t_run(&out, "prompt -f '%s/missing.json'", t_tmpdir()) == 1);
     CHECK(strncmp(out, "error: ", 7) == 0);
     free(out);
     return T_PASS;
@@ -269,7 +235,7 @@ static int test_info(void) {
     const char *m = tiny("model-f32.gguf");
     if (!m) return T_SKIP;
     char *out, v[256];
-    CHECK(run(&out, "info -m '%s' --tensors", m) == 0);
+    CHECK(t_run(&out, "info -m '%s' --tensors", m) == 0);
     CHECKF(info_value(out, "dim", v, sizeof v) && !strcmp(v, "64"), "%s", out);
     CHECK(info_value(out, "layers", v, sizeof v) && !strcmp(v, "2"));
     CHECK(info_value(out, "heads", v, sizeof v) && !strncmp(v, "4 (kv heads 2, head_dim 16)", 27));
@@ -301,11 +267,11 @@ static int test_logits(void) {
 
     char path[512], *out;
     snprintf(path, sizeof path, "%s/logits7.f32", t_tmpdir());
-    int rc = run(&out, "logits -m '%s' --tokens '%s' -o '%s'", m, ids, path);
+    int rc = t_run(&out, "logits -m '%s' --tokens '%s' -o '%s'", m, ids, path);
     CHECKF(rc == 0, "exit %d: %s", rc, out);
     free(out);
     size_t na, nb;
-    float *a = read_file(path, &na), *b = read_file(ref, &nb);
+    float *a = t_slurp(path, &na), *b = t_slurp(ref, &nb);
     CHECK(a && b);
     CHECKF(na == 7 * 512 * 4 && nb == na, "%zu bytes, reference %zu", na, nb);
     double worst = 0;
@@ -320,7 +286,7 @@ static int test_logits(void) {
     /* bad ids */
     static const char *const bad[] = { "510 x", "510 512", "510 -1", "1.5", "", "510 99999999999" };
     for (size_t i = 0; i < sizeof bad / sizeof bad[0]; i++) {
-        rc = run(&out, "logits -m '%s' --tokens '%s' -o '%s'", m, bad[i], path);
+        rc = t_run(&out, "logits -m '%s' --tokens '%s' -o '%s'", m, bad[i], path);
         CHECKF(rc == 1 && !strncmp(out, "error: ", 7), "'%s': exit %d: %s", bad[i], rc, out);
         free(out);
     }
@@ -342,29 +308,29 @@ static int test_greedy(void) {
     CHECK(ok && ne == 32);
 
     char *out;
-    int rc = run(&out, "run -m '%s' --tokens '%s' --temp 0 -n 32 --print-ids", m, prompt);
+    int rc = t_run(&out, "run -m '%s' --tokens '%s' --temp 0 -n 32 --print-ids", m, prompt);
     CHECKF(rc == 0, "exit %d: %s", rc, out);
     CHECKF(!strncmp(out, expect, strlen(expect)) && out[strlen(expect)] == '\n', "got '%s'\nwant '%s'",
            out, expect);
     free(out);
 
     /* text mode, verbose: the stop reason is "length" */
-    rc = run(&out, "run -m '%s' --tokens '%s' --temp 0 -n 5 --verbose", m, prompt);
+    rc = t_run(&out, "run -m '%s' --tokens '%s' --temp 0 -n 5 --verbose", m, prompt);
     CHECKF(rc == 0 && strstr(out, "stop: length\n"), "exit %d: %s", rc, out);
     free(out);
 
     /* a prompt longer than the context */
-    rc = run(&out, "run -m '%s' --tokens '%s' --ctx 4", m, prompt);
+    rc = t_run(&out, "run -m '%s' --tokens '%s' --ctx 4", m, prompt);
     CHECKF(rc == 1 && strstr(out, "error: prompt is 8 tokens, context is 4 (use --ctx)"), "exit %d: %s",
            rc, out);
     free(out);
-    rc = run(&out, "run -m '%s' -p 'hello there, a longer prompt' --ctx 4", m);
+    rc = t_run(&out, "run -m '%s' -p 'hello there, a longer prompt' --ctx 4", m);
     CHECKF(rc == 1 && strstr(out, "error: prompt is ") && strstr(out, "context is 4"), "exit %d: %s", rc,
            out);
     free(out);
 
     /* text prompt: exits 0 and says why it stopped */
-    rc = run(&out, "run -m '%s' -p 'abc' --temp 0 -n 4 --verbose", m);
+    rc = t_run(&out, "run -m '%s' -p 'abc' --temp 0 -n 4 --verbose", m);
     CHECKF(rc == 0 && strstr(out, "stop: "), "exit %d: %s", rc, out);
     free(out);
     return T_PASS;
@@ -372,28 +338,28 @@ static int test_greedy(void) {
 
 static int test_load_errors(void) {
     char *out, path[512];
-    int rc = run(&out, "info -m '%s/does-not-exist.gguf'", t_tmpdir());
+    int rc = t_run(&out, "info -m '%s/does-not-exist.gguf'", t_tmpdir());
     CHECKF(rc == 1 && !strncmp(out, "error: ", 7) && strstr(out, "does-not-exist.gguf") &&
                count_lines(out) == 1, "exit %d: %s", rc, out);
     free(out);
-    rc = run(&out, "run -m '%s/does-not-exist.gguf' -p hi", t_tmpdir());
+    rc = t_run(&out, "run -m '%s/does-not-exist.gguf' -p hi", t_tmpdir());
     CHECKF(rc == 1 && !strncmp(out, "error: ", 7), "exit %d: %s", rc, out);
     free(out);
 
     const char *q8 = tiny("model-q8_0.gguf");
     if (!q8) return T_SKIP;
     size_t n;
-    char *data = read_file(q8, &n);
+    char *data = t_slurp(q8, &n);
     CHECK(data && n > 1000);
     snprintf(path, sizeof path, "%s/truncated.gguf", t_tmpdir());
-    CHECK(write_file(path, data, 1000) == 0);
+    CHECK(t_write_file(path, data, 1000) == 0);
     free(data);
     static const char *const cmds[] = { "info -m '%s'", "run -m '%s' -p hi", "chat -m '%s' </dev/null",
                                         "logits -m '%s' --tokens 1 -o /dev/null" };
     for (size_t i = 0; i < sizeof cmds / sizeof cmds[0]; i++) {
         char args[1024];
         snprintf(args, sizeof args, cmds[i], path);
-        rc = run(&out, "%s", args);
+        rc = t_run(&out, "%s", args);
         CHECKF(rc == 1 && !strncmp(out, "error: ", 7) && strstr(out, "truncated.gguf") &&
                    count_lines(out) == 1, "%s: exit %d: %s", args, rc, out);
         free(out);
@@ -406,8 +372,8 @@ static int test_chat_pipe(void) {
     if (!m) return T_SKIP;
     char path[512], *out;
     snprintf(path, sizeof path, "%s/chat-in.txt", t_tmpdir());
-    CHECK(write_file(path, "hi\nthere\n", 9) == 0);
-    int rc = run(&out, "chat -m '%s' -n 8 --temp 0 --verbose < '%s'", m, path);
+    CHECK(t_write_file(path, "hi\nthere\n", 9) == 0);
+    int rc = t_run(&out, "chat -m '%s' -n 8 --temp 0 --verbose < '%s'", m, path);
     CHECKF(rc == 0, "exit %d: %s", rc, out);
     CHECKF(count_str(out, "stop: ") == 2, "%s", out);
     CHECK(count_lines(out) >= 2);

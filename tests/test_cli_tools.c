@@ -16,18 +16,6 @@
 #include <unistd.h>
 
 /* ---- helpers ------------------------------------------------------- */
-static int run(char **out, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
-static int run(char **out, const char *fmt, ...) {
-    char args[8192];
-    va_list ap;
-    va_start(ap, fmt);
-    vsnprintf(args, sizeof args, fmt, ap);
-    va_end(ap);
-    *out = NULL;
-    int rc = t_run_llamac(args, out);
-    if (!*out) *out = strdup("");
-    return rc;
-}
 
 static int exists(const char *path) {
     struct stat st;
@@ -95,7 +83,7 @@ static const char *tiny_model(void) {
         if (!t_shared("data/tokenizer/tokenizer.json")) return NULL;
         snprintf(path, sizeof path, "%s/tiny-q8_0.gguf", t_tmpdir());
         char *out;
-        int rc = run(&out, "make-model --shape tiny --type q8_0 --seed 7 -o '%s' -q", path);
+        int rc = t_run(&out, "make-model --shape tiny --type q8_0 --seed 7 -o '%s' -q", path);
         if (rc == 0 && exists(path)) state = 1;
         else fprintf(stderr, "  make-model failed (%d): %s\n", rc, out);
         free(out);
@@ -108,18 +96,18 @@ static int test_help(void) {
     static const char *const cmds[] = { "make-model", "quantize", "bench", "perplexity" };
     for (size_t i = 0; i < sizeof cmds / sizeof cmds[0]; i++) {
         char *out, want[64];
-        CHECKF(run(&out, "%s --help", cmds[i]) == 0, "%s --help", cmds[i]);
+        CHECKF(t_run(&out, "%s --help", cmds[i]) == 0, "%s --help", cmds[i]);
         snprintf(want, sizeof want, "usage: llamac %s", cmds[i]);
         CHECKF(strstr(out, want) != NULL, "%s", out);
         CHECK(!strstr(out, "not built yet"));
         free(out);
-        CHECK(run(&out, "help %s", cmds[i]) == 0 && strstr(out, want));
+        CHECK(t_run(&out, "help %s", cmds[i]) == 0 && strstr(out, want));
         free(out);
     }
     char *out;
-    CHECK(run(&out, "bench -h") == 0 && strstr(out, "--membw-size"));
+    CHECK(t_run(&out, "bench -h") == 0 && strstr(out, "--membw-size"));
     free(out);
-    CHECK(run(&out, "--help") == 0 && strstr(out, "perplexity") && strstr(out, "make-model"));
+    CHECK(t_run(&out, "--help") == 0 && strstr(out, "perplexity") && strstr(out, "make-model"));
     free(out);
     return T_PASS;
 }
@@ -158,7 +146,7 @@ static int test_usage_errors(void) {
     };
     for (size_t i = 0; i < sizeof bad / sizeof bad[0]; i++) {
         char *out;
-        int rc = run(&out, "%s", bad[i]);
+        int rc = t_run(&out, "%s", bad[i]);
         CHECKF(rc == 1, "'%s' exited %d: %s", bad[i], rc, out);
         CHECKF(one_error(out), "'%s': %s", bad[i], out);
         free(out);
@@ -166,9 +154,9 @@ static int test_usage_errors(void) {
     CHECK(!exists("/tmp/llamac-never.gguf"));
     /* missing files: a clear error, exit 1 */
     char *out;
-    CHECK(run(&out, "quantize '%s/none.gguf' '%s/o.gguf' q8_0", t_tmpdir(), t_tmpdir()) == 1 && one_error(out));
+    CHECK(t_run(&out, "quantize '%s/none.gguf' '%s/o.gguf' q8_0", t_tmpdir(), t_tmpdir()) == 1 && one_error(out));
     free(out);
-    CHECK(run(&out, "bench -m '%s/none.gguf' -p 8 -n 0", t_tmpdir()) == 1 && one_error(out));
+    CHECK(t_run(&out, "bench -m '%s/none.gguf' -p 8 -n 0", t_tmpdir()) == 1 && one_error(out));
     free(out);
     return T_PASS;
 }
@@ -178,20 +166,20 @@ static int test_make_model(void) {
     const char *m = tiny_model();
     if (!m) return t_shared("data/tokenizer/tokenizer.json") ? T_FAIL : T_SKIP;
     char *out;
-    CHECK(run(&out, "info -m '%s'", m) == 0);
+    CHECK(t_run(&out, "info -m '%s'", m) == 0);
     CHECKF(strstr(out, "Q8_0") && strstr(out, "layers:           2") && strstr(out, "llama3-bpe"), "%s", out);
     free(out);
     /* a second type, with the tensor table on stdout and progress lines on stderr */
     char p[4096];
     snprintf(p, sizeof p, "%s/tiny-q4_0.gguf", t_tmpdir());
-    CHECK(run(&out, "make-model --shape tiny --type q4_0 --seed 7 -t 2 -o '%s'", p) == 0);
+    CHECK(t_run(&out, "make-model --shape tiny --type q4_0 --seed 7 -t 2 -o '%s'", p) == 0);
     CHECKF(strstr(out, "token_embd.weight") && strstr(out, "progress: 100.0%") && strstr(out, "MB/s"), "%s", out);
     CHECK(!strstr(out, "error"));
     free(out);
     char tmp[4200];
     snprintf(tmp, sizeof tmp, "%s.tmp", p);
     CHECK(exists(p) && !exists(tmp));
-    CHECK(run(&out, "info -m '%s'", p) == 0 && strstr(out, "Q4_0"));
+    CHECK(t_run(&out, "info -m '%s'", p) == 0 && strstr(out, "Q4_0"));
     free(out);
     return T_PASS;
 }
@@ -244,15 +232,15 @@ static int test_quantize(void) {
     snprintf(lg, sizeof lg, "%s/quant-q8_0.logits", t_tmpdir());
     snprintf(lgx, sizeof lgx, "%s/quant-q8_0-exact.logits", t_tmpdir());
     char *out;
-    CHECK(run(&out, "quantize '%s' '%s' q8_0 -t 2", src, q8) == 0);
+    CHECK(t_run(&out, "quantize '%s' '%s' q8_0 -t 2", src, q8) == 0);
     /* the tensor table and the closing line */
     CHECKF(strstr(out, "blk.1.ffn_up.weight") && strstr(out, "F32 -> Q8_0") && strstr(out, "in 22 tensors"), "%s",
            out);
     free(out);
     static const char toks[] = "510 219 41 488 474 256 146 215";   /* tokens.json seq8 */
-    CHECK(run(&out, "logits -m '%s' --tokens '%s' -o '%s'", q8, toks, lg) == 0);
+    CHECK(t_run(&out, "logits -m '%s' --tokens '%s' -o '%s'", q8, toks, lg) == 0);
     free(out);
-    CHECK(run(&out, "logits -m '%s' --tokens '%s' -o '%s' --exact", q8, toks, lgx) == 0);
+    CHECK(t_run(&out, "logits -m '%s' --tokens '%s' -o '%s' --exact", q8, toks, lgx) == 0);
     free(out);
     size_t n, nr, n8, nx;
     float *a = read_f32(lg, &n), *r = read_f32(ref_path, &nr), *r8 = read_f32(q8_path, &n8), *x = read_f32(lgx, &nx);
@@ -275,12 +263,12 @@ static int test_quantize(void) {
     /* requantizing needs --allow-requantize; the same file as IN and OUT is refused */
     char q4[4096];
     snprintf(q4, sizeof q4, "%s/quant-q4_0.gguf", t_tmpdir());
-    CHECK(run(&out, "quantize -q '%s' '%s' q4_0", q8, q4) == 1 && one_error(out) && strstr(out, "--allow-requantize"));
+    CHECK(t_run(&out, "quantize -q '%s' '%s' q4_0", q8, q4) == 1 && one_error(out) && strstr(out, "--allow-requantize"));
     free(out);
     CHECK(!exists(q4));
-    CHECK(run(&out, "quantize -q --allow-requantize '%s' '%s' q4_0", q8, q4) == 0 && exists(q4));
+    CHECK(t_run(&out, "quantize -q --allow-requantize '%s' '%s' q4_0", q8, q4) == 0 && exists(q4));
     free(out);
-    CHECK(run(&out, "quantize -q '%s' '%s' q8_0", q8, q8) == 1 && one_error(out));
+    CHECK(t_run(&out, "quantize -q '%s' '%s' q8_0", q8, q8) == 1 && one_error(out));
     free(out);
     return T_PASS;
 }
@@ -301,7 +289,7 @@ static int test_bench_json(void) {
     const char *m = tiny_model();
     if (!m) return t_shared("data/tokenizer/tokenizer.json") ? T_FAIL : T_SKIP;
     char *out;
-    CHECK(run(&out, "bench -m '%s' -p 16 -n 4 -r 1 -t 2 --json", m) == 0);
+    CHECK(t_run(&out, "bench -m '%s' -p 16 -n 4 -r 1 -t 2 --json", m) == 0);
     json_t *pp = json_line_with(out, "\"pp16\""), *tg = json_line_with(out, "\"tg4\"");
     CHECKF(pp && tg, "%s", out);
     CHECK(json_integer_value(json_object_get(pp, "threads")) == 2);
@@ -318,7 +306,7 @@ static int test_bench_json(void) {
     json_decref(tg);
     free(out);
     /* -n 0 skips the tg test; text output is a table */
-    CHECK(run(&out, "bench -m '%s' -p 8 -n 0 -r 1", m) == 0);
+    CHECK(t_run(&out, "bench -m '%s' -p 8 -n 0 -r 1", m) == 0);
     CHECKF(strstr(out, "| pp8 |") || strstr(out, "pp8"), "%s", out);
     CHECK(strstr(out, "t/s") && !strstr(out, "tg128"));
     free(out);
@@ -327,14 +315,14 @@ static int test_bench_json(void) {
 
 static int test_bench_membw(void) {
     char *out;
-    CHECK(run(&out, "bench --membw --membw-size 16M -t 2 --json") == 0);
+    CHECK(t_run(&out, "bench --membw --membw-size 16M -t 2 --json") == 0);
     json_t *j = json_line_with(out, "membw_gbs");
     CHECKF(j, "%s", out);
     CHECK(json_number_value(json_object_get(j, "membw_gbs")) > 0);
     CHECK(json_integer_value(json_object_get(j, "threads")) == 2);
     json_decref(j);
     free(out);
-    CHECK(run(&out, "bench --membw --membw-size 4M -t 1") == 0 && strstr(out, "GB/s"));
+    CHECK(t_run(&out, "bench --membw --membw-size 4M -t 1") == 0 && strstr(out, "GB/s"));
     free(out);
     return T_PASS;
 }
@@ -346,23 +334,23 @@ static int test_perplexity_tiny(void) {
     const char *txt = prose_file("prose.txt", 1);
     CHECK(txt);
     char *out;
-    CHECK(run(&out, "perplexity -m '%s' -f '%s' --ctx 16 -t 2", m, txt) == 0);
+    CHECK(t_run(&out, "perplexity -m '%s' -f '%s' --ctx 16 -t 2", m, txt) == 0);
     double ppl = final_ppl(out);
     CHECKF(isfinite(ppl) && ppl > 1, "%s", out);
     CHECKF(strstr(out, "[1]") && strstr(out, "[2]") && strstr(out, "+/-"), "%s", out);
     free(out);
     /* --chunks limits the windows */
-    CHECK(run(&out, "perplexity -m '%s' -f '%s' --ctx 16 --chunks 1", m, txt) == 0);
+    CHECK(t_run(&out, "perplexity -m '%s' -f '%s' --ctx 16 --chunks 1", m, txt) == 0);
     CHECK(strstr(out, "[1]") && !strstr(out, "[2]") && isfinite(final_ppl(out)));
     free(out);
     /* fewer than 2 * ctx tokens: a clear error */
-    CHECK(run(&out, "perplexity -m '%s' -f '%s' --ctx 512", m, txt) == 1);
+    CHECK(t_run(&out, "perplexity -m '%s' -f '%s' --ctx 512", m, txt) == 1);
     CHECKF(one_error(out) && strstr(out, "at least 2 * ctx = 1024 tokens"), "%s", out);
     free(out);
     char empty[4096];
     snprintf(empty, sizeof empty, "%s/empty.txt", t_tmpdir());
     CHECK(write_text(empty, "") == 0);
-    CHECK(run(&out, "perplexity -m '%s' -f '%s' --ctx 16", m, empty) == 1 && one_error(out));
+    CHECK(t_run(&out, "perplexity -m '%s' -f '%s' --ctx 16", m, empty) == 1 && one_error(out));
     free(out);
     return T_PASS;
 }
@@ -374,13 +362,13 @@ static int test_perplexity_isa(void) {
     const char *txt = prose_file("prose4.txt", 4);
     CHECK(txt);
     char *out;
-    CHECK(run(&out, "perplexity -m '%s' -f '%s' --ctx 64 -t 2", m, txt) == 0);
+    CHECK(t_run(&out, "perplexity -m '%s' -f '%s' --ctx 64 -t 2", m, txt) == 0);
     double fast = final_ppl(out);
     free(out);
     const char *old = getenv("LLAMAC_ISA");
     char *saved = old ? strdup(old) : NULL;
     setenv("LLAMAC_ISA", "scalar", 1);
-    int rc = run(&out, "perplexity -m '%s' -f '%s' --ctx 64 -t 2", m, txt);
+    int rc = t_run(&out, "perplexity -m '%s' -f '%s' --ctx 64 -t 2", m, txt);
     if (saved) setenv("LLAMAC_ISA", saved, 1);
     else unsetenv("LLAMAC_ISA");
     free(saved);
@@ -390,7 +378,7 @@ static int test_perplexity_isa(void) {
     CHECKF(isfinite(fast) && isfinite(scalar) && fabs(fast - scalar) <= 1e-3 * scalar, "fast %g scalar %g", fast,
            scalar);
     /* --isa picks the same */
-    CHECK(run(&out, "perplexity -m '%s' -f '%s' --ctx 64 --isa scalar", m, txt) == 0);
+    CHECK(t_run(&out, "perplexity -m '%s' -f '%s' --ctx 64 --isa scalar", m, txt) == 0);
     CHECK(fabs(final_ppl(out) - scalar) <= 1e-6 * scalar);
     free(out);
     return T_PASS;

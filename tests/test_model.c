@@ -416,12 +416,6 @@ static int test_formats_agree(void) {
     return T_PASS;
 }
 
-static int write_file(const char *path, const void *data, size_t n) {
-    FILE *f = fopen(path, "wb");
-    if (!f) return -1;
-    size_t w = fwrite(data, 1, n, f);
-    return fclose(f) == 0 && w == n ? 0 : -1;
-}
 
 /* truncated or damaged model files fail to load with a message, never crash */
 static int test_load_corrupt(void) {
@@ -438,7 +432,7 @@ static int test_load_corrupt(void) {
         /* truncation at 97 points spread over the file, plus the first 64 bytes one by one */
         for (int k = 0; k < 64 + 97; k++) {
             size_t cut = k < 64 ? (size_t)k : (size_t)((double)(k - 64) / 97 * len);
-            CHECK(write_file(tmp, buf, cut) == 0);
+            CHECK(t_write_file(tmp, buf, cut) == 0);
             lc_model *m = NULL;
             int rc = lc_model_load(tmp, NULL, &m);
             CHECKF(rc != LC_OK && m == NULL, "%s cut at %zu loaded", files[fi], cut);
@@ -450,7 +444,7 @@ static int test_load_corrupt(void) {
             memcpy(copy, buf, len);
             size_t at = 8 + (size_t)k * 37 % (len / 4);
             memset(copy + at, 0xff, LC_MIN((size_t)8, len - at));
-            CHECK(write_file(tmp, copy, len) == 0);
+            CHECK(t_write_file(tmp, copy, len) == 0);
             lc_model *m = NULL;
             if (lc_model_load(tmp, NULL, &m) == LC_OK) { /* the damage may hit tensor data: still must run */
                 lc_ctx *c = NULL;

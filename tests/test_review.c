@@ -31,35 +31,7 @@
         }                                                                                 \
     } while (0)
 
-static int run(char **out, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
-static int run(char **out, const char *fmt, ...) {
-    char args[8192];
-    va_list ap;
-    va_start(ap, fmt);
-    vsnprintf(args, sizeof args, fmt, ap);
-    va_end(ap);
-    *out = NULL;
-    int rc = t_run_llamac(args, out);
-    if (!*out) *out = strdup("");
-    return rc;
-}
 
-static void *slurp(const char *path, size_t *n) {
-    FILE *f = fopen(path, "rb");
-    if (!f) return NULL;
-    fseek(f, 0, SEEK_END);
-    long len = ftell(f);
-    fseek(f, 0, SEEK_SET);
-    char *buf = malloc(len > 0 ? (size_t)len + 1 : 1);
-    if (buf && len > 0 && fread(buf, 1, (size_t)len, f) != (size_t)len) {
-        free(buf);
-        buf = NULL;
-    }
-    fclose(f);
-    if (buf) buf[len > 0 ? len : 0] = 0;
-    *n = len > 0 ? (size_t)len : 0;
-    return buf;
-}
 
 static int spit(const char *path, const void *data, size_t n) {
     FILE *f = fopen(path, "wb");
@@ -103,14 +75,14 @@ static int test_rope_freqs_uaf(void) {
     size_t off = (size_t)((const uint8_t *)rf->data - g.map.data);
     lc_gguf_close(&g);
     size_t n;
-    uint8_t *b = slurp(src, &n);
+    uint8_t *b = t_slurp(src, &n);
     CHECK(b && off + 32 <= n);
     memset(b + off, 0, 32);
     const char *p = tmp("rope0.gguf");
     CHECK(spit(p, b, n) == 0);
     free(b);
     char *out;
-    int rc = run(&out, "info -m %s", p);
+    int rc = t_run(&out, "info -m %s", p);
     CHECK_FREE(rc == 1 && one_error_line(out) && strstr(out, "rope_freqs[0] = 0 "), out, "rc %d: %s", rc, out);
     free(out);
     return T_PASS;
@@ -138,7 +110,7 @@ static int fifo_case(const char *what, const char *fifo, const char *args_fmt, c
     pid_t helper = unblock_later(fifo);
     char *out;
     double t0 = now();
-    int rc = run(&out, args_fmt, path);
+    int rc = t_run(&out, args_fmt, path);
     double dt = now() - t0;
     kill(helper, SIGKILL);
     waitpid(helper, NULL, 0);
@@ -179,7 +151,7 @@ static int test_missing_value_one_line(void) {
     static const char *const flags[] = { "-n", "--temp", "--ctx", "-t", "--top-p", "--seed" };
     for (size_t i = 0; i < sizeof flags / sizeof flags[0]; i++) {
         char *out;
-        int rc = run(&out, "run -m %s -p hi %s", m, flags[i]);
+        int rc = t_run(&out, "run -m %s -p hi %s", m, flags[i]);
         CHECK_FREE(rc == 1 && one_error_line(out), out, "%s: rc %d: %s", flags[i], rc, out);
         free(out);
     }
@@ -194,12 +166,12 @@ static int test_stdout_write_error(void) {
     if (!m) return T_SKIP;
     if (access("/dev/full", W_OK) != 0) return T_SKIP;
     char *out;
-    int rc = run(&out, "run -m %s -p hi -n 40 --seed 1 > /dev/full", m);
+    int rc = t_run(&out, "run -m %s -p hi -n 40 --seed 1 > /dev/full", m);
     free(out);
     CHECKF(rc == 1, "run to /dev/full exited %d", rc);
     const char *in = tmp("chat_in.txt");
     CHECK(spit(in, "hello\n", 6) == 0);
-    rc = run(&out, "chat -m %s -n 20 --seed 1 < %s > /dev/full", m, in);
+    rc = t_run(&out, "chat -m %s -n 20 --seed 1 < %s > /dev/full", m, in);
     free(out);
     CHECKF(rc == 1, "chat to /dev/full exited %d", rc);
     return T_PASS;
@@ -223,7 +195,7 @@ static int make_hf(const char *dir, const char *cfg_patch_key, json_t *cfg_patch
     if (json_dump_file(cfg, path, 0)) return -1;
     json_decref(cfg);
     size_t n;
-    uint8_t *st = slurp(src_st, &n);
+    uint8_t *st = t_slurp(src_st, &n);
     if (!st || n < 8) return -1;
     uint64_t hlen;
     memcpy(&hlen, st, 8);
@@ -260,12 +232,12 @@ static int test_hf_unsupported_config(void) {
     const char *dir = tmp("hf_bias");
     CHECK(make_hf(dir, "attention_bias", json_true(), 1) == 0);
     char *out;
-    int rc = run(&out, "logits -m %s --tokens '510 5 6' -o %s", dir, tmp("bias.f32"));
+    int rc = t_run(&out, "logits -m %s --tokens '510 5 6' -o %s", dir, tmp("bias.f32"));
     CHECK_FREE(rc == 1 && one_error_line(out), out, "attention_bias with q_proj.bias loaded: rc %d: %s", rc, out);
     free(out);
     dir = tmp("hf_gelu");
     CHECK(make_hf(dir, "hidden_act", json_string("gelu"), 0) == 0);
-    rc = run(&out, "logits -m %s --tokens '510 5 6' -o %s", dir, tmp("gelu.f32"));
+    rc = t_run(&out, "logits -m %s --tokens '510 5 6' -o %s", dir, tmp("gelu.f32"));
     CHECK_FREE(rc == 1 && one_error_line(out), out, "hidden_act gelu loaded: rc %d: %s", rc, out);
     free(out);
     return T_PASS;
@@ -284,18 +256,18 @@ static int test_detok_roundtrip_invalid(void) {
     static const char text[] = "a\xff" "b\xc3 c";
     CHECK(spit(in, text, sizeof text - 1) == 0);
     char *ids;
-    int rc = run(&ids, "tokenize -m %s -f %s", tj, in);
+    int rc = t_run(&ids, "tokenize -m %s -f %s", tj, in);
     CHECK_FREE(rc == 0, ids, "%s", ids);
     char *nl = strchr(ids, '\n');
     if (nl) *nl = 0;
     const char *outp = tmp("inv.out");
     char *out;
-    rc = run(&out, "detokenize -m %s %s > %s", tj, ids, outp);
+    rc = t_run(&out, "detokenize -m %s %s > %s", tj, ids, outp);
     free(ids);
     free(out);
     CHECK(rc == 0);
     size_t n;
-    char *got = slurp(outp, &n);
+    char *got = t_slurp(outp, &n);
     CHECK(got);
     CHECK_FREE(n == sizeof text - 1 && memcmp(got, text, n) == 0, got, "detokenize gave %zu bytes, not the input", n);
     free(got);
@@ -307,7 +279,7 @@ static int test_detok_roundtrip_invalid(void) {
  * the Makefile has no such target. */
 static int test_run_sh_target(void) {
     size_t n, m;
-    char *sh = slurp("scripts/run.sh", &n), *mk = slurp("Makefile", &m);
+    char *sh = t_slurp("scripts/run.sh", &n), *mk = t_slurp("Makefile", &m);
     if (!sh || !mk) {
         free(sh);
         free(mk);
@@ -329,7 +301,7 @@ static int test_chat_verbose_load(void) {
     const char *in = tmp("chat_v.txt");
     CHECK(spit(in, "hello\n", 6) == 0);
     char *out;
-    int rc = run(&out, "chat -m %s -n 3 --seed 1 --verbose < %s", m, in);
+    int rc = t_run(&out, "chat -m %s -n 3 --seed 1 --verbose < %s", m, in);
     CHECK_FREE(rc == 0 && strstr(out, "load") && strstr(out, "peak memory"), out, "rc %d: %s", rc, out);
     free(out);
     return T_PASS;
@@ -374,7 +346,7 @@ static int test_threads_range(void) {
     const char *m = t_shared("vectors/tiny/model-f32.gguf");
     if (!m) return T_SKIP;
     char *out;
-    int rc = run(&out, "logits -m %s --tokens '510 5' -o %s -t 600", m, tmp("t600.f32"));
+    int rc = t_run(&out, "logits -m %s --tokens '510 5' -o %s -t 600", m, tmp("t600.f32"));
     CHECK_FREE(rc == 0 || (rc == 1 && one_error_line(out) && strstr(out, "--threads")), out, "rc %d: %s", rc, out);
     free(out);
     return T_PASS;
@@ -387,7 +359,7 @@ static int test_prompt_bad_model(void) {
     static const char body[] = "{\"messages\":[{\"role\":\"user\",\"content\":\"hi\"}]}";
     CHECK(spit(req, body, sizeof body - 1) == 0);
     char *out;
-    int rc = run(&out, "prompt -m %s -f %s", tmp("no_such_model.gguf"), req);
+    int rc = t_run(&out, "prompt -m %s -f %s", tmp("no_such_model.gguf"), req);
     CHECK_FREE(rc == 1 && one_error_line(out), out, "rc %d: %s", rc, out);
     free(out);
     return T_PASS;
