@@ -1,5 +1,5 @@
 /* kern_avx2.c - AVX2 + FMA + F16C kernels (compiled with -mavx2 -mfma -mf16c). One weight
- * row at a time against up to 4 activation columns, each weight block unpacked once and used
+ * row at a time against up to 5 activation columns, each weight block unpacked once and used
  * for every column; 8-bit dots with maddubs/madd. Compiles to nothing useful elsewhere. */
 #include "internal.h"
 #include "kernels.h"
@@ -27,99 +27,164 @@ INLINE __m256i dot_us(__m256i u, __m256i s) {
     return _mm256_madd_epi16(_mm256_maddubs_epi16(u, s), _mm256_set1_epi16(1));
 }
 INLINE __m256i lane0(int32_t v) { return _mm256_zextsi128_si256(_mm_cvtsi32_si128(v)); }
-INLINE __m256i nib_lo_hi(const uint8_t *p) {   /* 16 bytes -> low nibbles then high nibbles */
-    __m128i q = _mm_loadu_si128((const __m128i *)(const void *)p);
-    return _mm256_and_si256(_mm256_set_m128i(_mm_srli_epi16(q, 4), q), _mm256_set1_epi8(15));
-}
 INLINE const float *act_d(const uint8_t *a, int n) { return (const float *)(const void *)(a + n); }
 
-/* ---- 32-blocks: Q8_0, Q4_0, Q4_1 against JB columns ------------------------ */
-INLINE void row_b32(const int JB, int t, int n, const uint8_t *w, const uint8_t *a, size_t lda, float *out) {
-    __m256 acc[4];
-    float sacc[4] = { 0 };
-    int nb = n / 32;
+/* ---- row kernels: one weight row . JB activation rows (generation: JB = nc <= 5) ---------
+ * The fp16 scales of 8 blocks are gathered with blends (the scale of block i is word i of the
+ * 16 bytes loaded at i * (block bytes - 2)) and converted at once; the scale of each block is
+ * then one vpermps. Nibbles are unpacked from one broadcast load with a variable shift. */
+#ifndef PF_DIST
+#define PF_DIST 768   /* software prefetch distance in bytes along the weight rows */
+#endif
+enum { JMAX = 5 };
+
+INLINE __m256i ld256(const void *p) { return _mm256_loadu_si256((const __m256i *)p); }
+INLINE __m128i ld128(const void *p) { return _mm_loadu_si128((const __m128i *)p); }
+INLINE void pf(const uint8_t *p, int bytes) {
+    for (int o = 0; o < bytes; o += 64) _mm_prefetch((const char *)p + PF_DIST + o, _MM_HINT_T0);
+}
+INLINE int32_t rd32(const void *p) {
+    int32_t v;
+    memcpy(&v, p, 4);
+    return v;
+}
+
+/* fp16 at byte step*i + 2i (i < 8) from p, as 8 floats (reads p .. p + 7 step + 16) */
+INLINE __m256 f16x8(const uint8_t *p, int step) {
+    __m128i a = _mm_blend_epi16(ld128(p), ld128(p + step), 0x02);
+    __m128i b = _mm_blend_epi16(ld128(p + 2 * step), ld128(p + 3 * step), 0x08);
+    __m128i c = _mm_blend_epi16(ld128(p + 4 * step), ld128(p + 5 * step), 0x20);
+    __m128i d = _mm_blend_epi16(ld128(p + 6 * step), ld128(p + 7 * step), 0x80);
+    return _mm256_cvtph_ps(_mm_blend_epi32(_mm_blend_epi32(a, b, 0x2), _mm_blend_epi32(c, d, 0x8), 0xc));
+}
+/* 16 bytes -> 32 nibbles (low nibbles, then high), from one broadcast load */
+INLINE __m256i nib32(const uint8_t *p) {
+    __m256i q = _mm256_broadcastsi128_si256(ld128(p));
+    return _mm256_and_si256(_mm256_srlv_epi32(q, _mm256_setr_epi32(0, 0, 0, 0, 4, 4, 4, 4)), _mm256_set1_epi8(15));
+}
+INLINE __m256 lane_bcast(__m256 v, int i) { return _mm256_permutevar8x32_ps(v, _mm256_set1_epi32(i)); }
+
+/* ---- 32-blocks: Q8_0, Q4_0, Q4_1, 8 blocks per step ----------------------------- */
+INLINE void mv_b32(const int JB, int t, int n, const uint8_t *w, const uint8_t *a, size_t lda, float *out) {
+    const int bb = t == LC_TYPE_Q8_0 ? 34 : t == LC_TYPE_Q4_0 ? 18 : 20, qo = t == LC_TYPE_Q4_1 ? 4 : 2;
+    const int nb = n / 32, ng = nb / 8, NA = JB == 1 ? 2 : 1;
+    __m256 acc[JMAX][2];
+    const int8_t *qa[JMAX];
+    const float *da[JMAX], *ax[JMAX];
     UNROLL
-    for (int j = 0; j < JB; j++) acc[j] = _mm256_setzero_ps();
-    for (int b = 0; b < nb; b++) {
-        __m256i u, sg = _mm256_setzero_si256();
-        float dw, mw = 0;
-        if (t == LC_TYPE_Q8_0) {
-            const uint8_t *blk = w + 34 * (size_t)b;
-            dw = f16(blk);
-            sg = _mm256_loadu_si256((const __m256i *)(const void *)(blk + 2));
-            u = _mm256_sign_epi8(sg, sg);
-        } else if (t == LC_TYPE_Q4_0) {
-            const uint8_t *blk = w + 18 * (size_t)b;
-            dw = f16(blk);
-            u = nib_lo_hi(blk + 2);
-        } else {
-            const uint8_t *blk = w + 20 * (size_t)b;
-            dw = f16(blk), mw = f16(blk + 2);
-            u = nib_lo_hi(blk + 4);
-        }
+    for (int j = 0; j < JB; j++) {
+        acc[j][0] = acc[j][1] = _mm256_setzero_ps();
+        qa[j] = (const int8_t *)(a + (size_t)j * lda);
+        da[j] = act_d(a + (size_t)j * lda, n);
+        ax[j] = da[j] + nb;   /* int32 c (Q4_0; Q8_0 uses signed products instead) or float s (Q4_1) */
+    }
+    for (int g = 0; g < ng; g++) {
+        const uint8_t *p = w + (size_t)bb * 8 * g;
+        pf(p, bb * 8);
+        __m256 dw = f16x8(p, bb - 2);
+        __m256 s8[JMAX];
         UNROLL
         for (int j = 0; j < JB; j++) {
-            const uint8_t *aj = a + (size_t)j * lda;
-            __m256i s = _mm256_loadu_si256((const __m256i *)(const void *)(aj + 32 * (size_t)b));
-            const float *da = act_d(aj, n);
-            __m256i p;
-            if (t == LC_TYPE_Q8_0) {
-                p = dot_us(u, _mm256_sign_epi8(s, sg));
-            } else {
-                p = dot_us(u, s);
-                if (t == LC_TYPE_Q4_0) p = _mm256_add_epi32(p, lane0(((const int32_t *)(const void *)(da + nb))[b]));
-                else sacc[j] += mw * da[nb + b];
+            s8[j] = _mm256_mul_ps(dw, _mm256_loadu_ps(da[j] + 8 * g));
+            if (t == LC_TYPE_Q4_0) acc[j][0] = _mm256_fmadd_ps(s8[j], _mm256_cvtepi32_ps(ld256(ax[j] + 8 * g)), acc[j][0]);
+            if (t == LC_TYPE_Q4_1)
+                acc[j][0] = _mm256_fmadd_ps(f16x8(p + 2, 18), _mm256_loadu_ps(ax[j] + 8 * g), acc[j][0]);
+        }
+        UNROLL
+        for (int i = 0; i < 8; i++) {
+            const uint8_t *blk = p + bb * i;
+            __m256i u, sg = _mm256_setzero_si256();
+            if (t == LC_TYPE_Q8_0) sg = ld256(blk + 2), u = _mm256_sign_epi8(sg, sg);
+            else u = nib32(blk + qo);
+            UNROLL
+            for (int j = 0; j < JB; j++) {
+                __m256i s = ld256(qa[j] + 256 * (size_t)g + 32 * i);
+                if (t == LC_TYPE_Q8_0) s = _mm256_sign_epi8(s, sg);
+                __m256i pr = dot_us(u, s);
+                acc[j][i % NA] = _mm256_fmadd_ps(_mm256_cvtepi32_ps(pr), lane_bcast(s8[j], i), acc[j][i % NA]);
             }
-            acc[j] = _mm256_fmadd_ps(_mm256_cvtepi32_ps(p), _mm256_set1_ps(dw * da[b]), acc[j]);
+        }
+    }
+    for (int b = 8 * ng; b < nb; b++) {   /* tail blocks */
+        const uint8_t *blk = w + (size_t)bb * b;
+        float dw = f16(blk), mw = t == LC_TYPE_Q4_1 ? f16(blk + 2) : 0;
+        __m256i u, sg = _mm256_setzero_si256();
+        if (t == LC_TYPE_Q8_0) sg = ld256(blk + 2), u = _mm256_sign_epi8(sg, sg);
+        else u = nib32(blk + qo);
+        UNROLL
+        for (int j = 0; j < JB; j++) {
+            __m256i s = ld256(qa[j] + 32 * (size_t)b);
+            if (t == LC_TYPE_Q8_0) s = _mm256_sign_epi8(s, sg);
+            __m256i pr = dot_us(u, s);
+            if (t == LC_TYPE_Q4_0) pr = _mm256_add_epi32(pr, lane0(rd32(ax[j] + b)));
+            acc[j][0] = _mm256_fmadd_ps(_mm256_cvtepi32_ps(pr), _mm256_set1_ps(dw * da[j][b]), acc[j][0]);
+            if (t == LC_TYPE_Q4_1)
+                acc[j][0] = _mm256_add_ps(acc[j][0], _mm256_setr_ps(mw * ax[j][b], 0, 0, 0, 0, 0, 0, 0));
         }
     }
     UNROLL
-    for (int j = 0; j < JB; j++) out[j] = hsum8(acc[j]) + sacc[j];
+    for (int j = 0; j < JB; j++) out[j] = hsum8(_mm256_add_ps(acc[j][0], acc[j][1]));
 }
 
 /* ---- Q4_K ------------------------------------------------------------------ */
-INLINE void row_q4_k(const int JB, int n, const uint8_t *w, const uint8_t *a, size_t lda, float *out) {
-    __m256 acc[4];
-    float sacc[4] = { 0 };
-    int ns = n / 256;
+/* the 6-bit scales and mins of a Q4_K super-block (12 bytes at s, 16 read) as bytes sc[0..7], m[0..7] */
+INLINE __m128i q4k_scales(const uint8_t *s) {
+    __m128i v = ld128(s);
+    __m128i x = _mm_shuffle_epi8(v, _mm_setr_epi8(0, 1, 2, 3, 8, 9, 10, 11, 4, 5, 6, 7, 8, 9, 10, 11));
+    __m128i hb = _mm_shuffle_epi8(v, _mm_setr_epi8(-1, -1, -1, -1, 0, 1, 2, 3, -1, -1, -1, -1, 4, 5, 6, 7));
+    x = _mm_and_si128(_mm_srlv_epi32(x, _mm_setr_epi32(0, 0, 0, 4)),
+                      _mm_setr_epi32(0x3f3f3f3f, 0x0f0f0f0f, 0x3f3f3f3f, 0x0f0f0f0f));
+    return _mm_or_si128(x, _mm_and_si128(_mm_srli_epi16(hb, 2), _mm_set1_epi8(0x30)));
+}
+
+INLINE void mv_q4_k(const int JB, int n, const uint8_t *w, const uint8_t *a, size_t lda, float *out) {
+    __m256 acc[JMAX];
+    const int ns = n / 256;
+    const int8_t *qa[JMAX];
+    const float *da[JMAX];
+    const int32_t *bs[JMAX];
     UNROLL
-    for (int j = 0; j < JB; j++) acc[j] = _mm256_setzero_ps();
+    for (int j = 0; j < JB; j++) {
+        acc[j] = _mm256_setzero_ps();
+        qa[j] = (const int8_t *)(a + (size_t)j * lda);
+        da[j] = act_d(a + (size_t)j * lda, n);
+        bs[j] = (const int32_t *)(const void *)(da[j] + ns);
+    }
     for (int b = 0; b < ns; b++, w += 144) {
+        pf(w, 192);
+        __m128i scm = q4k_scales(w + 4);
+        __m256i sc32 = _mm256_cvtepu8_epi32(scm);
+        sc32 = _mm256_or_si256(sc32, _mm256_slli_epi32(sc32, 16));   /* dword s: sc[s] in both words */
+        __m256 mn = _mm256_cvtepi32_ps(_mm256_cvtepu8_epi32(_mm_srli_si128(scm, 8)));
+        __m128 dm = _mm_cvtph_ps(_mm_cvtsi32_si128(rd32(w)));   /* d, dmin */
+        __m256 mnd = _mm256_mul_ps(mn, _mm256_broadcastss_ps(_mm_movehdup_ps(dm)));
+        __m256 dv = _mm256_broadcastss_ps(dm);
         __m256i u[8];
-        int sc[8], m[8];
         UNROLL
         for (int g = 0; g < 4; g++) {
-            __m256i q = _mm256_loadu_si256((const __m256i *)(const void *)(w + 16 + 32 * g));
+            __m256i q = ld256(w + 16 + 32 * g);
             u[2 * g] = _mm256_and_si256(q, _mm256_set1_epi8(15));
             u[2 * g + 1] = _mm256_and_si256(_mm256_srli_epi16(q, 4), _mm256_set1_epi8(15));
         }
         UNROLL
-        for (int s = 0; s < 8; s++) {
-            if (s < 4) sc[s] = w[4 + s] & 63, m[s] = w[8 + s] & 63;
-            else sc[s] = (w[8 + s] & 15) | ((w[s] >> 6) << 4), m[s] = (w[8 + s] >> 4) | ((w[4 + s] >> 6) << 4);
-        }
-        float d = f16(w), dmin = f16(w + 2);
-        UNROLL
         for (int j = 0; j < JB; j++) {
-            const uint8_t *aj = a + (size_t)j * lda;
-            const int8_t *qa = (const int8_t *)aj + 256 * (size_t)b;
-            const float *da = act_d(aj, n);
-            const int32_t *bs = (const int32_t *)(const void *)(da + ns) + 8 * b;
-            __m256i sumi = _mm256_setzero_si256();
-            int msum = 0;
+            const int8_t *q = qa[j] + 256 * (size_t)b;
+            __m256i s0 = _mm256_setzero_si256(), s1 = _mm256_setzero_si256();
             UNROLL
-            for (int s = 0; s < 8; s++) {
-                __m256i as = _mm256_loadu_si256((const __m256i *)(const void *)(qa + 32 * s));
-                sumi = _mm256_add_epi32(sumi, _mm256_madd_epi16(_mm256_maddubs_epi16(u[s], as),
-                                                                _mm256_set1_epi16((short)sc[s])));
-                msum += m[s] * bs[s];
+            for (int s = 0; s < 8; s += 2) {
+                __m256i p0 = _mm256_maddubs_epi16(u[s], ld256(q + 32 * s));
+                __m256i p1 = _mm256_maddubs_epi16(u[s + 1], ld256(q + 32 * s + 32));
+                s0 = _mm256_add_epi32(s0, _mm256_madd_epi16(p0, _mm256_permutevar8x32_epi32(sc32, _mm256_set1_epi32(s))));
+                s1 = _mm256_add_epi32(s1, _mm256_madd_epi16(p1, _mm256_permutevar8x32_epi32(sc32, _mm256_set1_epi32(s + 1))));
             }
-            acc[j] = _mm256_fmadd_ps(_mm256_cvtepi32_ps(sumi), _mm256_set1_ps(d * da[b]), acc[j]);
-            sacc[j] -= dmin * da[b] * (float)msum;
+            __m256 dd = _mm256_mul_ps(dv, _mm256_set1_ps(da[j][b]));
+            acc[j] = _mm256_fmadd_ps(_mm256_cvtepi32_ps(_mm256_add_epi32(s0, s1)), dd, acc[j]);
+            acc[j] = _mm256_fnmadd_ps(_mm256_mul_ps(mnd, _mm256_set1_ps(da[j][b])), _mm256_cvtepi32_ps(ld256(bs[j] + 8 * b)),
+                                      acc[j]);
         }
     }
     UNROLL
-    for (int j = 0; j < JB; j++) out[j] = hsum8(acc[j]) + sacc[j];
+    for (int j = 0; j < JB; j++) out[j] = hsum8(acc[j]);
 }
 
 /* ---- Q6_K ------------------------------------------------------------------ */
@@ -128,9 +193,7 @@ INLINE void unpack_q6_k(const uint8_t *w, __m256i *u) {
     const __m256i m4 = _mm256_set1_epi8(15), m30 = _mm256_set1_epi8(0x30);
     for (int h = 0; h < 2; h++) {
         const uint8_t *L = w + 64 * h, *H = w + 128 + 32 * h;
-        __m256i l0 = _mm256_loadu_si256((const __m256i *)(const void *)L);
-        __m256i l1 = _mm256_loadu_si256((const __m256i *)(const void *)(L + 32));
-        __m256i hh = _mm256_loadu_si256((const __m256i *)(const void *)H);
+        __m256i l0 = ld256(L), l1 = ld256(L + 32), hh = ld256(H);
         u[4 * h + 0] = _mm256_or_si256(_mm256_and_si256(l0, m4), _mm256_and_si256(_mm256_slli_epi16(hh, 4), m30));
         u[4 * h + 1] = _mm256_or_si256(_mm256_and_si256(l1, m4), _mm256_and_si256(_mm256_slli_epi16(hh, 2), m30));
         u[4 * h + 2] = _mm256_or_si256(_mm256_and_si256(_mm256_srli_epi16(l0, 4), m4), _mm256_and_si256(hh, m30));
@@ -139,36 +202,45 @@ INLINE void unpack_q6_k(const uint8_t *w, __m256i *u) {
     }
 }
 
-INLINE void row_q6_k(const int JB, int n, const uint8_t *w, const uint8_t *a, size_t lda, float *out) {
-    __m256 acc[4];
-    int ns = n / 256;
+INLINE void mv_q6_k(const int JB, int n, const uint8_t *w, const uint8_t *a, size_t lda, float *out) {
+    __m256 acc[JMAX];
+    const int ns = n / 256;
+    const int8_t *qa[JMAX];
+    const float *da[JMAX];
+    const int32_t *cs[JMAX];
     UNROLL
-    for (int j = 0; j < JB; j++) acc[j] = _mm256_setzero_ps();
+    for (int j = 0; j < JB; j++) {
+        acc[j] = _mm256_setzero_ps();
+        qa[j] = (const int8_t *)(a + (size_t)j * lda);
+        da[j] = act_d(a + (size_t)j * lda, n);
+        cs[j] = (const int32_t *)(const void *)(da[j] + ns);
+    }
     for (int b = 0; b < ns; b++, w += 210) {
-        __m256i u[8], scv[8];
+        pf(w, 256);
+        __m256i u[8];
         unpack_q6_k(w, u);
-        const int8_t *sc = (const int8_t *)(w + 192);
-        __m128i sc8 = _mm_loadu_si128((const __m128i *)(const void *)sc);
+        __m128i sc8 = ld128(w + 192);
         __m256i sc32a = _mm256_cvtepi8_epi32(sc8), sc32b = _mm256_cvtepi8_epi32(_mm_srli_si128(sc8, 8));
-        UNROLL
-        for (int k = 0; k < 8; k++)
-            scv[k] = _mm256_set_m128i(_mm_set1_epi16(sc[2 * k + 1]), _mm_set1_epi16(sc[2 * k]));
+        /* dwords = scale in both 16-bit halves: sub-blocks 0..3, 8..11 in lo; 4..7, 12..15 in hi */
+        __m256i sw = _mm256_cvtepi8_epi16(sc8);
+        __m256i lo = _mm256_unpacklo_epi16(sw, sw), hi = _mm256_unpackhi_epi16(sw, sw);
         float d = f16(w + 208);
         UNROLL
         for (int j = 0; j < JB; j++) {
-            const uint8_t *aj = a + (size_t)j * lda;
-            const int8_t *qa = (const int8_t *)aj + 256 * (size_t)b;
-            const float *da = act_d(aj, n);
-            const int32_t *c = (const int32_t *)(const void *)(da + ns) + 16 * b;
-            __m256i sumi = _mm256_add_epi32(
-                _mm256_mullo_epi32(sc32a, _mm256_loadu_si256((const __m256i *)(const void *)c)),
-                _mm256_mullo_epi32(sc32b, _mm256_loadu_si256((const __m256i *)(const void *)(c + 8))));
+            const int8_t *q = qa[j] + 256 * (size_t)b;
+            const int32_t *c = cs[j] + 16 * b;
+            __m256i s0 = _mm256_add_epi32(_mm256_mullo_epi32(sc32a, ld256(c)), _mm256_mullo_epi32(sc32b, ld256(c + 8)));
+            __m256i s1 = _mm256_setzero_si256();
             UNROLL
-            for (int k = 0; k < 8; k++) {
-                __m256i as = _mm256_loadu_si256((const __m256i *)(const void *)(qa + 32 * k));
-                sumi = _mm256_add_epi32(sumi, _mm256_madd_epi16(_mm256_maddubs_epi16(u[k], as), scv[k]));
+            for (int k = 0; k < 8; k++) {   /* sub-blocks 2k (lanes 0..3), 2k+1 (lanes 4..7) */
+                __m256i src = ((k >> 1) & 1) ? hi : lo;
+                const int o = (k >= 4 ? 4 : 0) + ((k & 1) ? 2 : 0);
+                __m256i scv = _mm256_permutevar8x32_epi32(src, _mm256_setr_epi32(o, o, o, o, o + 1, o + 1, o + 1, o + 1));
+                __m256i pr = _mm256_madd_epi16(_mm256_maddubs_epi16(u[k], ld256(q + 32 * k)), scv);
+                if (k & 1) s1 = _mm256_add_epi32(s1, pr);
+                else s0 = _mm256_add_epi32(s0, pr);
             }
-            acc[j] = _mm256_fmadd_ps(_mm256_cvtepi32_ps(sumi), _mm256_set1_ps(d * da[b]), acc[j]);
+            acc[j] = _mm256_fmadd_ps(_mm256_cvtepi32_ps(_mm256_add_epi32(s0, s1)), _mm256_set1_ps(d * da[j][b]), acc[j]);
         }
     }
     UNROLL
@@ -178,7 +250,7 @@ INLINE void row_q6_k(const int JB, int n, const uint8_t *w, const uint8_t *a, si
 /* ---- float weights (F32, F16, BF16) . float activations --------------------- */
 INLINE __m256 load8(int t, const uint8_t *w, int k) {
     if (t == LC_TYPE_F32) return _mm256_loadu_ps((const float *)(const void *)w + k);
-    __m128i h = _mm_loadu_si128((const __m128i *)(const void *)(w + 2 * (size_t)k));
+    __m128i h = ld128(w + 2 * (size_t)k);
     if (t == LC_TYPE_F16) return _mm256_cvtph_ps(h);
     return _mm256_castsi256_ps(_mm256_slli_epi32(_mm256_cvtepu16_epi32(h), 16));
 }
@@ -189,19 +261,33 @@ INLINE float load1(int t, const uint8_t *w, int k) {
     return t == LC_TYPE_F16 ? _cvtsh_ss(h) : lc_bf16_to_f32(h);
 }
 
-INLINE void row_f(const int JB, int t, int n, const uint8_t *w, const float *x, size_t ldx, float *out) {
-    __m256 acc[4];
+/* 32 elements per step in 4 vectors; NA independent sums per column hide the FMA latency */
+INLINE void mv_f(const int JB, int t, int n, const uint8_t *w, const float *x, size_t ldx, float *out) {
+    const int NA = JB == 1 ? 4 : JB == 2 ? 2 : 1, es = t == LC_TYPE_F32 ? 4 : 2;
+    __m256 acc[JMAX][4];
     UNROLL
-    for (int j = 0; j < JB; j++) acc[j] = _mm256_setzero_ps();
+    for (int j = 0; j < JB; j++)
+        UNROLL
+        for (int v = 0; v < 4; v++) acc[j][v] = _mm256_setzero_ps();
     int k = 0;
+    for (; k + 32 <= n; k += 32) {
+        pf(w + (size_t)k * es, 32 * es);
+        UNROLL
+        for (int v = 0; v < 4; v++) {
+            __m256 wv = load8(t, w, k + 8 * v);
+            UNROLL
+            for (int j = 0; j < JB; j++)
+                acc[j][v % NA] = _mm256_fmadd_ps(wv, _mm256_loadu_ps(x + (size_t)j * ldx + k + 8 * v), acc[j][v % NA]);
+        }
+    }
     for (; k + 8 <= n; k += 8) {
         __m256 wv = load8(t, w, k);
         UNROLL
-        for (int j = 0; j < JB; j++) acc[j] = _mm256_fmadd_ps(wv, _mm256_loadu_ps(x + (size_t)j * ldx + k), acc[j]);
+        for (int j = 0; j < JB; j++) acc[j][0] = _mm256_fmadd_ps(wv, _mm256_loadu_ps(x + (size_t)j * ldx + k), acc[j][0]);
     }
     UNROLL
     for (int j = 0; j < JB; j++) {
-        float s = hsum8(acc[j]);
+        float s = hsum8(_mm256_add_ps(_mm256_add_ps(acc[j][0], acc[j][1]), _mm256_add_ps(acc[j][2], acc[j][3])));
         for (int kk = k; kk < n; kk++) s += load1(t, w, kk) * x[(size_t)j * ldx + kk];
         out[j] = s;
     }
@@ -213,41 +299,143 @@ INLINE void row_f(const int JB, int t, int n, const uint8_t *w, const float *x, 
     case 1: { const int JB = 1; CALL; } break;                                             \
     case 2: { const int JB = 2; CALL; } break;                                             \
     case 3: { const int JB = 3; CALL; } break;                                             \
-    default: { const int JB = 4; CALL; } break;                                            \
+    case 4: { const int JB = 4; CALL; } break;                                             \
+    default: { const int JB = 5; CALL; } break;                                            \
+    }
+
+#define ROWS(CALL)                                                                          \
+    for (int i = 0; i < nr; i++) {                                                          \
+        const uint8_t *wi = (const uint8_t *)w + (size_t)i * ldw;                           \
+        float out[JMAX];                                                                    \
+        CALL;                                                                               \
+        for (int j = 0; j < jb; j++) yj[(size_t)j * ldy + i] = out[j];                      \
     }
 
 static void gemm_avx2(int t, int n, const void *w, size_t ldw, const void *a, size_t lda, float *y, size_t ldy,
                       int nr, int nc) {
-    for (int j0 = 0; j0 < nc; j0 += 4) {
-        int jb = LC_MIN(4, nc - j0);
+    for (int j0 = 0; j0 < nc; j0 += JMAX) {
+        int jb = LC_MIN(JMAX, nc - j0);
         const uint8_t *aj = (const uint8_t *)a + (size_t)j0 * lda;
-        for (int i = 0; i < nr; i++) {
-            const uint8_t *wi = (const uint8_t *)w + (size_t)i * ldw;
-            float out[4];
-            switch (t) {
-            case LC_TYPE_Q8_0: FOR_JB(jb, row_b32(JB, LC_TYPE_Q8_0, n, wi, aj, lda, out)); break;
-            case LC_TYPE_Q4_0: FOR_JB(jb, row_b32(JB, LC_TYPE_Q4_0, n, wi, aj, lda, out)); break;
-            case LC_TYPE_Q4_1: FOR_JB(jb, row_b32(JB, LC_TYPE_Q4_1, n, wi, aj, lda, out)); break;
-            case LC_TYPE_Q4_K: FOR_JB(jb, row_q4_k(JB, n, wi, aj, lda, out)); break;
-            case LC_TYPE_Q6_K: FOR_JB(jb, row_q6_k(JB, n, wi, aj, lda, out)); break;
-            case LC_TYPE_F32:
-                FOR_JB(jb, row_f(JB, LC_TYPE_F32, n, wi, (const float *)(const void *)aj, lda / 4, out));
-                break;
-            case LC_TYPE_F16:
-                FOR_JB(jb, row_f(JB, LC_TYPE_F16, n, wi, (const float *)(const void *)aj, lda / 4, out));
-                break;
-            case LC_TYPE_BF16:
-                FOR_JB(jb, row_f(JB, LC_TYPE_BF16, n, wi, (const float *)(const void *)aj, lda / 4, out));
-                break;
-            default: LC_ASSERT(!"kern avx2: unsupported weight type");
-            }
-            for (int j = 0; j < jb; j++) y[(size_t)(j0 + j) * ldy + i] = out[j];
+        const float *xj = (const float *)(const void *)aj;
+        float *yj = y + (size_t)j0 * ldy;
+        switch (t) {
+        case LC_TYPE_Q8_0: FOR_JB(jb, ROWS(mv_b32(JB, LC_TYPE_Q8_0, n, wi, aj, lda, out))); break;
+        case LC_TYPE_Q4_0: FOR_JB(jb, ROWS(mv_b32(JB, LC_TYPE_Q4_0, n, wi, aj, lda, out))); break;
+        case LC_TYPE_Q4_1: FOR_JB(jb, ROWS(mv_b32(JB, LC_TYPE_Q4_1, n, wi, aj, lda, out))); break;
+        case LC_TYPE_Q4_K: FOR_JB(jb, ROWS(mv_q4_k(JB, n, wi, aj, lda, out))); break;
+        case LC_TYPE_Q6_K: FOR_JB(jb, ROWS(mv_q6_k(JB, n, wi, aj, lda, out))); break;
+        case LC_TYPE_F32: FOR_JB(jb, ROWS(mv_f(JB, LC_TYPE_F32, n, wi, xj, lda / 4, out))); break;
+        case LC_TYPE_F16: FOR_JB(jb, ROWS(mv_f(JB, LC_TYPE_F16, n, wi, xj, lda / 4, out))); break;
+        case LC_TYPE_BF16: FOR_JB(jb, ROWS(mv_f(JB, LC_TYPE_BF16, n, wi, xj, lda / 4, out))); break;
+        default: LC_ASSERT(!"kern avx2: unsupported weight type");
         }
     }
 }
 
-/* ---- EXACT: dequantize 4 rows by chunks, then float dots against every column -------- */
+/* ---- EXACT: lc_dequant_row's arithmetic, vectorised; generation (nc <= JMAX) multiplies the
+ * dequantized weights straight into the sums, more columns go through a 4-row chunk buffer -- */
 enum { XCHUNK = 256, XROWS = 4 };
+
+INLINE __m256i u8x8(const uint8_t *p) { return _mm256_cvtepu8_epi32(_mm_loadl_epi64((const __m128i *)(const void *)p)); }
+
+/* 8 dequantized weights at element o: stored to y (JB = 0) or multiplied into JB sums */
+INLINE void emit(const int JB, __m256 v, float *y, int o, const float *x, size_t ldx, __m256 *acc) {
+    if (!JB) _mm256_storeu_ps(y + o, v);
+    UNROLL
+    for (int j = 0; j < JB; j++) acc[j] = _mm256_fmadd_ps(v, _mm256_loadu_ps(x + (size_t)j * ldx + o), acc[j]);
+}
+
+INLINE void deq_row(const int JB, int t, const uint8_t *w, int len, float *y, const float *x, size_t ldx,
+                    __m256 *acc) {
+    const __m256i m4 = _mm256_set1_epi32(15);
+    int o = 0;
+    switch (t) {
+    case LC_TYPE_Q8_0:
+        for (int b = 0; b < len / 32; b++, w += 34, o += 32) {
+            if (JB) pf(w, 34);
+            __m256 d = _mm256_set1_ps(f16(w));
+            UNROLL
+            for (int h = 0; h < 4; h++)
+                emit(JB, _mm256_mul_ps(d, _mm256_cvtepi32_ps(_mm256_cvtepi8_epi32(_mm_loadl_epi64((const __m128i *)(const void *)(w + 2 + 8 * h))))),
+                     y, o + 8 * h, x, ldx, acc);
+        }
+        break;
+    case LC_TYPE_Q4_0: case LC_TYPE_Q4_1: {
+        const int bb = t == LC_TYPE_Q4_0 ? 18 : 20;
+        const __m256i off = _mm256_set1_epi32(t == LC_TYPE_Q4_0 ? 8 : 0);
+        for (int b = 0; b < len / 32; b++, w += bb, o += 32) {
+            if (JB) pf(w, bb);
+            __m256 d = _mm256_set1_ps(f16(w)), m = _mm256_set1_ps(t == LC_TYPE_Q4_1 ? f16(w + 2) : 0);
+            UNROLL
+            for (int h = 0; h < 2; h++) {
+                __m256i q = u8x8(w + bb - 16 + 8 * h);
+                __m256 lo = _mm256_cvtepi32_ps(_mm256_sub_epi32(_mm256_and_si256(q, m4), off));
+                __m256 hi = _mm256_cvtepi32_ps(_mm256_sub_epi32(_mm256_srli_epi32(q, 4), off));
+                if (t == LC_TYPE_Q4_0) {
+                    emit(JB, _mm256_mul_ps(lo, d), y, o + 8 * h, x, ldx, acc);
+                    emit(JB, _mm256_mul_ps(hi, d), y, o + 16 + 8 * h, x, ldx, acc);
+                } else {
+                    emit(JB, _mm256_add_ps(_mm256_mul_ps(lo, d), m), y, o + 8 * h, x, ldx, acc);
+                    emit(JB, _mm256_add_ps(_mm256_mul_ps(hi, d), m), y, o + 16 + 8 * h, x, ldx, acc);
+                }
+            }
+        }
+        break;
+    }
+    case LC_TYPE_Q4_K:
+        for (int b = 0; b < len / 256; b++, w += 144, o += 256) {
+            if (JB) pf(w, 144);
+            float d = f16(w), dmin = f16(w + 2);
+            uint8_t sm[16];
+            _mm_storeu_si128((__m128i *)(void *)sm, q4k_scales(w + 4));
+            for (int g = 0; g < 4; g++) {
+                __m256 d1 = _mm256_set1_ps(d * sm[2 * g]), m1 = _mm256_set1_ps(dmin * sm[8 + 2 * g]);
+                __m256 d2 = _mm256_set1_ps(d * sm[2 * g + 1]), m2 = _mm256_set1_ps(dmin * sm[9 + 2 * g]);
+                UNROLL
+                for (int h = 0; h < 4; h++) {
+                    __m256i q = u8x8(w + 16 + 32 * g + 8 * h);
+                    emit(JB, _mm256_sub_ps(_mm256_mul_ps(d1, _mm256_cvtepi32_ps(_mm256_and_si256(q, m4))), m1), y,
+                         o + 64 * g + 8 * h, x, ldx, acc);
+                    emit(JB, _mm256_sub_ps(_mm256_mul_ps(d2, _mm256_cvtepi32_ps(_mm256_srli_epi32(q, 4))), m2), y,
+                         o + 64 * g + 32 + 8 * h, x, ldx, acc);
+                }
+            }
+        }
+        break;
+    case LC_TYPE_Q6_K: {
+        const __m256i m3 = _mm256_set1_epi32(3), c32 = _mm256_set1_epi32(32);
+        for (int b = 0; b < len / 256; b++, w += 210, o += 256) {
+            if (JB) pf(w, 210);
+            float d = f16(w + 208);
+            const int8_t *S = (const int8_t *)(w + 192);
+            for (int h = 0; h < 2; h++)
+                UNROLL
+                for (int l = 0; l < 32; l += 8) {
+                    const uint8_t *L = w + 64 * h + l, *H = w + 128 + 32 * h + l;
+                    const int8_t *s = S + 8 * h + l / 16;
+                    __m256i l0 = u8x8(L), l1 = u8x8(L + 32), hh = u8x8(H);
+                    __m256i q1 = _mm256_or_si256(_mm256_and_si256(l0, m4), _mm256_slli_epi32(_mm256_and_si256(hh, m3), 4));
+                    __m256i q2 = _mm256_or_si256(_mm256_and_si256(l1, m4),
+                                                 _mm256_slli_epi32(_mm256_and_si256(_mm256_srli_epi32(hh, 2), m3), 4));
+                    __m256i q3 = _mm256_or_si256(_mm256_srli_epi32(l0, 4),
+                                                 _mm256_slli_epi32(_mm256_and_si256(_mm256_srli_epi32(hh, 4), m3), 4));
+                    __m256i q4 = _mm256_or_si256(_mm256_srli_epi32(l1, 4), _mm256_slli_epi32(_mm256_srli_epi32(hh, 6), 4));
+                    int e = o + 128 * h + l;
+                    emit(JB, _mm256_mul_ps(_mm256_set1_ps(d * s[0]), _mm256_cvtepi32_ps(_mm256_sub_epi32(q1, c32))), y, e, x,
+                         ldx, acc);
+                    emit(JB, _mm256_mul_ps(_mm256_set1_ps(d * s[2]), _mm256_cvtepi32_ps(_mm256_sub_epi32(q2, c32))), y,
+                         e + 32, x, ldx, acc);
+                    emit(JB, _mm256_mul_ps(_mm256_set1_ps(d * s[4]), _mm256_cvtepi32_ps(_mm256_sub_epi32(q3, c32))), y,
+                         e + 64, x, ldx, acc);
+                    emit(JB, _mm256_mul_ps(_mm256_set1_ps(d * s[6]), _mm256_cvtepi32_ps(_mm256_sub_epi32(q4, c32))), y,
+                         e + 96, x, ldx, acc);
+                }
+        }
+        break;
+    }
+    default: LC_ASSERT(!"kern avx2: unsupported weight type");
+    }
+}
 
 static void gemm_exact_avx2(int t, int n, const void *w, size_t ldw, const float *x, size_t ldx, float *y,
                             size_t ldy, int nr, int nc) {
@@ -255,17 +443,50 @@ static void gemm_exact_avx2(int t, int n, const void *w, size_t ldw, const float
         gemm_avx2(t, n, w, ldw, x, ldx * 4, y, ldy, nr, nc);
         return;
     }
+    if (nc <= JMAX) {   /* generation: dequantized weights go straight into the sums */
+        /* the same sums in the same order as the chunked path below (one vector per chunk,
+         * reduced, added up chunk by chunk), so the result does not depend on nc */
+        for (int i0 = 0; i0 < nr; i0 += XROWS) {
+            int ib = LC_MIN(XROWS, nr - i0);
+            float sum[XROWS][JMAX];
+            for (int k0 = 0; k0 < n; k0 += XCHUNK) {
+                int len = LC_MIN(XCHUNK, n - k0);
+                for (int r = 0; r < ib; r++) {
+                    const uint8_t *wr = (const uint8_t *)w + (size_t)(i0 + r) * ldw;
+                    size_t off;
+                    lc_type_row_bytes(t, k0, &off);
+                    __m256 acc[JMAX];
+                    for (int j = 0; j < JMAX; j++) acc[j] = _mm256_setzero_ps();
+#define DEQ_T(T)                                                                                              \
+    case T: FOR_JB(nc, deq_row(JB, T, wr + off, len, NULL, x + k0, ldx, acc)); break;
+                    switch (t) {
+                    DEQ_T(LC_TYPE_Q8_0) DEQ_T(LC_TYPE_Q4_0) DEQ_T(LC_TYPE_Q4_1) DEQ_T(LC_TYPE_Q4_K) DEQ_T(LC_TYPE_Q6_K)
+                    default: LC_ASSERT(!"kern avx2: unsupported weight type");
+                    }
+#undef DEQ_T
+                    for (int j = 0; j < nc; j++) {
+                        float s = hsum8(acc[j]);
+                        sum[r][j] = k0 ? sum[r][j] + s : s;
+                    }
+                }
+            }
+            for (int r = 0; r < ib; r++)
+                for (int j = 0; j < nc; j++) y[(size_t)j * ldy + i0 + r] = sum[r][j];
+        }
+        return;
+    }
     size_t rb;
     LC_ASSERT(lc_type_row_bytes(t, XCHUNK, &rb));
     float buf[XROWS][XCHUNK] __attribute__((aligned(32)));
     for (int i0 = 0; i0 < nr; i0 += XROWS) {
         int ib = LC_MIN(XROWS, nr - i0);
+        if (ib < XROWS) memset(buf, 0, sizeof buf);
         for (int k0 = 0; k0 < n; k0 += XCHUNK) {
             int len = LC_MIN(XCHUNK, n - k0);   /* a multiple of 32 (block types) */
             UNROLL
             for (int r = 0; r < ib; r++)
-                lc_dequant_row(t, (const uint8_t *)w + (size_t)(i0 + r) * ldw + (size_t)(k0 / XCHUNK) * rb,
-                               buf[r], len);
+                deq_row(0, t, (const uint8_t *)w + (size_t)(i0 + r) * ldw + (size_t)(k0 / XCHUNK) * rb, len, buf[r],
+                        NULL, 0, NULL);
             for (int j = 0; j < nc; j++) {
                 const float *xj = x + (size_t)j * ldx + k0;
                 __m256 acc[XROWS] = { _mm256_setzero_ps(), _mm256_setzero_ps(), _mm256_setzero_ps(),

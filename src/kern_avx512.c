@@ -39,142 +39,231 @@ INLINE __m256i ld256(const void *p) { return _mm256_loadu_si256((const __m256i *
 INLINE const float *act_d(const uint8_t *a, int n) { return (const float *)(const void *)(a + n); }
 
 /* ======================= few columns: row-wise kernels ====================== */
+/* Generation (nc = 1..5): one pass over the weight rows, all columns at once. A zmm holds 64
+ * weights: two 32-blocks, or two 32-sub-blocks of a K-quant super-block. The 4-bit types keep
+ * the high nibbles in place (16x the value, the and-mask is the whole unpack) and a per-lane
+ * float scale vector undoes the 16 (exact: a power of two). The fp16 block scales of 8 blocks
+ * are gathered with one vpermt2w from the bytes around them; int32 block dots are converted
+ * and multiplied by the per-lane scale (vpermps of the 8 or 16 scales). */
 #ifndef PF_DIST
-#define PF_DIST 1024   /* software prefetch distance in bytes along a weight row */
+#define PF_DIST 768   /* software prefetch distance in bytes along the weight rows */
 #endif
-/* RM rows x JB columns of 32-block types (RM*JB independent accumulators hide the FMA latency) */
-INLINE void row_b32(const int RM, const int JB, int t, int n, const uint8_t *w, size_t ldw, const uint8_t *a,
-                    size_t lda, float *out, size_t ldo) {
-    __m256 acc[4][4];
-    float sacc[4][4] = { { 0 } };
-    int nb = n / 32;
-    const int bb = t == LC_TYPE_Q8_0 ? 34 : t == LC_TYPE_Q4_0 ? 18 : 20;
+enum { JMAX = 5 };     /* columns per pass: gemm_rows handles nc < NC_PACK in one pass */
+
+INLINE __m512i ld512(const void *p) { return _mm512_loadu_si512(p); }
+INLINE void pf(const uint8_t *p, int bytes) {
+    for (int o = 0; o < bytes; o += 64) _mm_prefetch((const char *)p + PF_DIST + o, _MM_HINT_T0);
+}
+INLINE float hsum16(__m512 v) { return _mm512_reduce_add_ps(v); }
+INLINE __m512i dpz(__m512i w, __m512i a) { return _mm512_dpbusd_epi32(_mm512_setzero_si512(), w, a); }
+/* lanes 0..7 = x[i], lanes 8..15 = x[j] (a 16-float source) */
+INLINE __m512i ix2(int i, int j) {
+    return _mm512_setr_epi32(i, i, i, i, i, i, i, i, j, j, j, j, j, j, j, j);
+}
+
+/* 16-bit permute indexes: lanes 0..15 (the upper 16 unused) */
+INLINE __m512i w16(short a0, short a1, short a2, short a3, short a4, short a5, short a6, short a7, short a8, short a9,
+                   short a10, short a11, short a12, short a13, short a14, short a15) {
+    return _mm512_set_epi16(0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, a15, a14, a13, a12, a11, a10, a9, a8, a7,
+                            a6, a5, a4, a3, a2, a1, a0);
+}
+
+/* fp16 words of 8 consecutive blocks of bb bytes at p as floats: lanes 0..7 the scale d at
+ * byte 0 of each block; Q4_1 also the min m at byte 2 in lanes 8..15 */
+INLINE __m512 scales8(int t, const uint8_t *p) {
+    __m512i h;
+    if (t == LC_TYPE_Q4_0) {   /* 144 bytes: words 9i all in bytes [0, 128) */
+        const __m512i ix = w16(0, 9, 18, 27, 36, 45, 54, 63, 0, 0, 0, 0, 0, 0, 0, 0);
+        h = _mm512_permutex2var_epi16(ld512(p), ix, ld512(p + 64));
+    } else if (t == LC_TYPE_Q4_1) {   /* 160 bytes: d words 10i, m 10i+1; i = 7 from bytes [96, 160) */
+        const __m512i ix = w16(0, 10, 20, 30, 40, 50, 60, 0, 1, 11, 21, 31, 41, 51, 61, 0);
+        const __m512i i7 = w16(0, 0, 0, 0, 0, 0, 0, 22, 0, 0, 0, 0, 0, 0, 0, 23);
+        h = _mm512_permutex2var_epi16(ld512(p), ix, ld512(p + 64));
+        h = _mm512_mask_permutexvar_epi16(h, 0x8080, i7, ld512(p + 96));
+    } else {   /* Q8_0, 272 bytes: words 17i, i < 4 from [0, 128), i >= 4 from [136, 264) */
+        const __m512i ia = w16(0, 17, 34, 51, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0);
+        const __m512i ib = w16(0, 0, 0, 0, 0, 17, 34, 51, 0, 0, 0, 0, 0, 0, 0, 0);
+        h = _mm512_permutex2var_epi16(ld512(p), ia, ld512(p + 64));
+        h = _mm512_mask_mov_epi16(h, 0xf0, _mm512_permutex2var_epi16(ld512(p + 136), ib, ld512(p + 200)));
+    }
+    return _mm512_cvtph_ps(_mm512_castsi512_si256(h));
+}
+
+/* Q8_0, Q4_0, Q4_1 weight row . JB activation rows */
+INLINE void mv_b32(const int JB, int t, int n, const uint8_t *w, const uint8_t *a, size_t lda, float *out) {
+    const int bb = t == LC_TYPE_Q8_0 ? 34 : t == LC_TYPE_Q4_0 ? 18 : 20, qo = t == LC_TYPE_Q4_1 ? 4 : 2;
+    const int nb = n / 32, ng = nb / 8;
+    const __m512i nib = _mm512_set1_epi8(0x0f),
+                  mhi = _mm512_maskz_mov_epi8(0xffff0000ffff0000ull, _mm512_set1_epi8((char)0xf0));
+    const __m512i mask4 = _mm512_or_si512(_mm512_maskz_mov_epi8(0x0000ffff0000ffffull, nib), mhi);
+    __m512 acc[JMAX][2];
+    __m256 acc2[JMAX];
+    const int8_t *qa[JMAX];
+    const float *da[JMAX], *ax[JMAX];
     UNROLL
-    for (int r = 0; r < RM; r++)
+    for (int j = 0; j < JB; j++) {
+        acc[j][0] = acc[j][1] = _mm512_setzero_ps();
+        acc2[j] = _mm256_setzero_ps();
+        qa[j] = (const int8_t *)(a + (size_t)j * lda);
+        da[j] = act_d(a + (size_t)j * lda, n);
+        ax[j] = da[j] + nb;   /* int32 c (Q8_0, Q4_0) or float s (Q4_1) per block */
+    }
+    for (int g = 0; g < ng; g++) {
+        const uint8_t *p = w + (size_t)bb * 8 * g;
+        pf(p, bb * 8);
+        __m512 sm = scales8(t, p);
+        __m256 dw = _mm512_castps512_ps256(sm), mw = _mm512_extractf32x8_ps(sm, 1);
+        __m512i W[4];
         UNROLL
-        for (int j = 0; j < JB; j++) acc[r][j] = _mm256_setzero_ps();
-    for (int b = 0; b < nb; b++) {
-        __m256i u[4];
-        float dw[4], mw[4] = { 0 };
-        UNROLL
-        for (int r = 0; r < RM; r++) {
-            const uint8_t *blk = w + (size_t)r * ldw + (size_t)bb * b;
-            _mm_prefetch((const char *)blk + PF_DIST, _MM_HINT_T0);
-            dw[r] = f16(blk);
-            if (t == LC_TYPE_Q8_0) u[r] = _mm256_xor_si256(ld256(blk + 2), _mm256_set1_epi8((char)0x80)); /* q+128 */
-            else if (t == LC_TYPE_Q4_0) u[r] = nib_lo_hi(blk + 2);
-            else mw[r] = f16(blk + 2), u[r] = nib_lo_hi(blk + 4);
+        for (int k = 0; k < 4; k++) {
+            const uint8_t *b0 = p + bb * 2 * k + qo, *b1 = b0 + bb;
+            if (t == LC_TYPE_Q8_0) {
+                W[k] = _mm512_inserti64x4(_mm512_castsi256_si512(ld256(b0)), ld256(b1), 1);
+                W[k] = _mm512_xor_si512(W[k], _mm512_set1_epi8((char)0x80));   /* q + 128 */
+            } else {
+                __m512i z = _mm512_broadcast_i32x4(_mm_loadu_si128((const __m128i *)(const void *)b0));
+                z = _mm512_mask_broadcast_i32x4(z, 0xff00, _mm_loadu_si128((const __m128i *)(const void *)b1));
+                W[k] = _mm512_and_si512(z, mask4);   /* [lo b0, 16 hi b0, lo b1, 16 hi b1] */
+            }
         }
         UNROLL
         for (int j = 0; j < JB; j++) {
-            const uint8_t *aj = a + (size_t)j * lda;
-            const float *da = act_d(aj, n);
-            __m256i s = ld256(aj + 32 * (size_t)b);
-            __m256i c = t == LC_TYPE_Q4_1 ? _mm256_setzero_si256() : lane0(rd32(da + nb + b)); /* -off*sum(a) */
+            __m256 s8 = _mm256_mul_ps(dw, _mm256_loadu_ps(da[j] + 8 * g));
+            __m512 S = t == LC_TYPE_Q8_0 ? _mm512_castps256_ps512(s8)
+                                         : _mm512_insertf32x8(_mm512_castps256_ps512(s8),
+                                                              _mm256_mul_ps(s8, _mm256_set1_ps(1.0f / 16)), 1);
+            const int8_t *q = qa[j] + 256 * (size_t)g;
             UNROLL
-            for (int r = 0; r < RM; r++) {
-                __m256i p = _mm256_dpbusd_epi32(c, u[r], s);
-                if (t == LC_TYPE_Q4_1) sacc[r][j] += mw[r] * da[nb + b];
-                acc[r][j] = _mm256_fmadd_ps(_mm256_cvtepi32_ps(p), _mm256_set1_ps(dw[r] * da[b]), acc[r][j]);
+            for (int k = 0; k < 4; k++) {
+                __m512i ix = t == LC_TYPE_Q8_0 ? ix2(2 * k, 2 * k + 1)
+                                               : _mm512_setr_epi32(2 * k, 2 * k, 2 * k, 2 * k, 2 * k + 8, 2 * k + 8,
+                                                                   2 * k + 8, 2 * k + 8, 2 * k + 1, 2 * k + 1, 2 * k + 1,
+                                                                   2 * k + 1, 2 * k + 9, 2 * k + 9, 2 * k + 9, 2 * k + 9);
+                acc[j][k & 1] = _mm512_fmadd_ps(_mm512_cvtepi32_ps(dpz(W[k], ld512(q + 64 * k))),
+                                                _mm512_permutexvar_ps(ix, S), acc[j][k & 1]);
             }
+            if (t == LC_TYPE_Q4_1) acc2[j] = _mm256_fmadd_ps(mw, _mm256_loadu_ps(ax[j] + 8 * g), acc2[j]);
+            else acc2[j] = _mm256_fmadd_ps(s8, _mm256_cvtepi32_ps(ld256(ax[j] + 8 * g)), acc2[j]);
+        }
+    }
+    for (int b = 8 * ng; b < nb; b++) {   /* tail blocks, one ymm each */
+        const uint8_t *blk = w + (size_t)bb * b;
+        float dw = f16(blk), mw = t == LC_TYPE_Q4_1 ? f16(blk + 2) : 0;
+        __m256i u = t == LC_TYPE_Q8_0 ? _mm256_xor_si256(ld256(blk + 2), _mm256_set1_epi8((char)0x80))
+                                      : nib_lo_hi(blk + qo);
+        UNROLL
+        for (int j = 0; j < JB; j++) {
+            __m256i c = t == LC_TYPE_Q4_1 ? _mm256_setzero_si256() : lane0(rd32(ax[j] + b));
+            __m256i p = _mm256_dpbusd_epi32(c, u, ld256(qa[j] + 32 * (size_t)b));
+            acc2[j] = _mm256_fmadd_ps(_mm256_cvtepi32_ps(p), _mm256_set1_ps(dw * da[j][b]), acc2[j]);
+            if (t == LC_TYPE_Q4_1)
+                acc2[j] = _mm256_fmadd_ps(_mm256_set1_ps(mw), _mm256_setr_ps(ax[j][b], 0, 0, 0, 0, 0, 0, 0), acc2[j]);
         }
     }
     UNROLL
-    for (int r = 0; r < RM; r++)
-        UNROLL
-        for (int j = 0; j < JB; j++) out[(size_t)j * ldo + r] = hsum8(acc[r][j]) + sacc[r][j];
+    for (int j = 0; j < JB; j++) out[j] = hsum16(_mm512_add_ps(acc[j][0], acc[j][1])) + hsum8(acc2[j]);
 }
 
-INLINE void row_q4_k(const int JB, int n, const uint8_t *w, const uint8_t *a, size_t lda, float *out) {
-    __m256 acc[4];
-    float sacc[4] = { 0 };
-    int ns = n / 256;
+/* the 6-bit scales and mins of a Q4_K super-block (12 bytes at s, 16 read) as bytes sc[0..7], m[0..7]:
+ * sc[j<4] = s[j] & 63, sc[j>=4] = (s[j+4] & 15) | (s[j-4] >> 6) << 4, m likewise from s[j+4], s[j+4] >> 4 */
+INLINE __m128i q4k_scales(const uint8_t *s) {
+    __m128i v = _mm_loadu_si128((const __m128i *)(const void *)s);
+    __m128i x = _mm_shuffle_epi8(v, _mm_setr_epi8(0, 1, 2, 3, 8, 9, 10, 11, 4, 5, 6, 7, 8, 9, 10, 11));
+    __m128i hb = _mm_shuffle_epi8(v, _mm_setr_epi8(-1, -1, -1, -1, 0, 1, 2, 3, -1, -1, -1, -1, 4, 5, 6, 7));
+    x = _mm_srlv_epi32(x, _mm_setr_epi32(0, 0, 0, 4));
+    hb = _mm_and_si128(_mm_srli_epi16(hb, 2), _mm_set1_epi8(0x30));   /* top 2 bits -> bits 4, 5 */
+    return _mm_ternarylogic_epi32(x, _mm_setr_epi32(0x3f3f3f3f, 0x0f0f0f0f, 0x3f3f3f3f, 0x0f0f0f0f), hb, 0xea);
+}
+
+INLINE void mv_q4_k(const int JB, int n, const uint8_t *w, const uint8_t *a, size_t lda, float *out) {
+    const int ns = n / 256;
+    const __m512i mask4 = _mm512_inserti64x4(_mm512_set1_epi8(0x0f), _mm256_set1_epi8((char)0xf0), 1);
+    const __m512 c16 = _mm512_insertf32x8(_mm512_set1_ps(1), _mm256_set1_ps(1.0f / 16), 1);
+    __m512 acc[JMAX][2];
+    __m256 accm[JMAX];
+    const int8_t *qa[JMAX];
+    const float *da[JMAX];
+    const int32_t *bs[JMAX];
     UNROLL
-    for (int j = 0; j < JB; j++) acc[j] = _mm256_setzero_ps();
+    for (int j = 0; j < JB; j++) {
+        acc[j][0] = acc[j][1] = _mm512_setzero_ps();
+        accm[j] = _mm256_setzero_ps();
+        qa[j] = (const int8_t *)(a + (size_t)j * lda);
+        da[j] = act_d(a + (size_t)j * lda, n);
+        bs[j] = (const int32_t *)(const void *)(da[j] + ns);
+    }
     for (int b = 0; b < ns; b++, w += 144) {
-        __m256i u[8];
-        _mm_prefetch((const char *)w + PF_DIST, _MM_HINT_T0);
-        _mm_prefetch((const char *)w + PF_DIST + 64, _MM_HINT_T0);
-        _mm_prefetch((const char *)w + PF_DIST + 128, _MM_HINT_T0);
-        int sc[8], m[8];
+        pf(w, 192);
+        __m512 f = _mm512_cvtepi32_ps(_mm512_cvtepu8_epi32(q4k_scales(w + 4)));   /* sc[8], m[8] */
+        __m128 dm = _mm_cvtph_ps(_mm_cvtsi32_si128(rd32(w)));                      /* d, dmin */
+        __m512 scd = _mm512_mul_ps(_mm512_shuffle_f32x4(f, f, 0x44), _mm512_mul_ps(c16, _mm512_broadcastss_ps(dm)));
+        __m256 mnd = _mm256_mul_ps(_mm512_extractf32x8_ps(f, 1), _mm256_broadcastss_ps(_mm_movehdup_ps(dm)));
+        __m512i W[4];
         UNROLL
-        for (int g = 0; g < 4; g++) {
-            __m256i q = ld256(w + 16 + 32 * g);
-            u[2 * g] = _mm256_and_si256(q, _mm256_set1_epi8(15));
-            u[2 * g + 1] = _mm256_and_si256(_mm256_srli_epi16(q, 4), _mm256_set1_epi8(15));
-        }
-        UNROLL
-        for (int s = 0; s < 8; s++) {
-            if (s < 4) sc[s] = w[4 + s] & 63, m[s] = w[8 + s] & 63;
-            else sc[s] = (w[8 + s] & 15) | ((w[s] >> 6) << 4), m[s] = (w[8 + s] >> 4) | ((w[4 + s] >> 6) << 4);
-        }
-        float d = f16(w), dmin = f16(w + 2);
+        for (int k = 0; k < 4; k++)   /* [sub-block 2k, 16 x sub-block 2k+1] */
+            W[k] = _mm512_and_si512(_mm512_broadcast_i64x4(ld256(w + 16 + 32 * k)), mask4);
         UNROLL
         for (int j = 0; j < JB; j++) {
-            const uint8_t *aj = a + (size_t)j * lda;
-            const int8_t *qa = (const int8_t *)aj + 256 * (size_t)b;
-            const float *da = act_d(aj, n);
-            const int32_t *bs = (const int32_t *)(const void *)(da + ns) + 8 * b;
-            __m256i sumi = _mm256_setzero_si256();
-            int msum = 0;
+            __m512 S = _mm512_mul_ps(scd, _mm512_set1_ps(da[j][b]));   /* d sc da, d sc da / 16 */
+            const int8_t *q = qa[j] + 256 * (size_t)b;
             UNROLL
-            for (int s = 0; s < 8; s++) {
-                sumi = _mm256_add_epi32(sumi, _mm256_madd_epi16(_mm256_maddubs_epi16(u[s], ld256(qa + 32 * s)),
-                                                                _mm256_set1_epi16((short)sc[s])));
-                msum += m[s] * bs[s];
-            }
-            acc[j] = _mm256_fmadd_ps(_mm256_cvtepi32_ps(sumi), _mm256_set1_ps(d * da[b]), acc[j]);
-            sacc[j] -= dmin * da[b] * (float)msum;
+            for (int k = 0; k < 4; k++)
+                acc[j][k & 1] = _mm512_fmadd_ps(_mm512_cvtepi32_ps(dpz(W[k], ld512(q + 64 * k))),
+                                                _mm512_permutexvar_ps(ix2(2 * k, 2 * k + 9), S), acc[j][k & 1]);
+            accm[j] = _mm256_fmadd_ps(_mm256_mul_ps(mnd, _mm256_set1_ps(da[j][b])),
+                                      _mm256_cvtepi32_ps(ld256(bs[j] + 8 * b)), accm[j]);
         }
     }
     UNROLL
-    for (int j = 0; j < JB; j++) out[j] = hsum8(acc[j]) + sacc[j];
+    for (int j = 0; j < JB; j++) out[j] = hsum16(_mm512_add_ps(acc[j][0], acc[j][1])) - hsum8(accm[j]);
 }
 
-INLINE void unpack_q6_k(const uint8_t *w, __m256i *u) {   /* u[k]: elements 32k..32k+31, 0..63 */
-    const __m256i m4 = _mm256_set1_epi8(15), m30 = _mm256_set1_epi8(0x30);
-    for (int h = 0; h < 2; h++) {
-        const uint8_t *L = w + 64 * h, *H = w + 128 + 32 * h;
-        __m256i l0 = ld256(L), l1 = ld256(L + 32), hh = ld256(H);
-        u[4 * h + 0] = _mm256_or_si256(_mm256_and_si256(l0, m4), _mm256_and_si256(_mm256_slli_epi16(hh, 4), m30));
-        u[4 * h + 1] = _mm256_or_si256(_mm256_and_si256(l1, m4), _mm256_and_si256(_mm256_slli_epi16(hh, 2), m30));
-        u[4 * h + 2] = _mm256_or_si256(_mm256_and_si256(_mm256_srli_epi16(l0, 4), m4), _mm256_and_si256(hh, m30));
-        u[4 * h + 3] = _mm256_or_si256(_mm256_and_si256(_mm256_srli_epi16(l1, 4), m4),
-                                       _mm256_and_si256(_mm256_srli_epi16(hh, 2), m30));
-    }
-}
-
-INLINE void row_q6_k(const int JB, int n, const uint8_t *w, const uint8_t *a, size_t lda, float *out) {
-    __m256 acc[4];
-    int ns = n / 256;
+INLINE void mv_q6_k(const int JB, int n, const uint8_t *w, const uint8_t *a, size_t lda, float *out) {
+    const int ns = n / 256;
+    const __m512i m4 = _mm512_set1_epi8(0x0f), m30 = _mm512_set1_epi8(0x30);
+    const __m512i sh0 = _mm512_inserti64x4(_mm512_set1_epi16(4), _mm256_set1_epi16(2), 1);
+    const __m512i sh1 = _mm512_inserti64x4(_mm512_setzero_si512(), _mm256_set1_epi16(2), 1);
+    __m512 acc[JMAX][2], accc[JMAX];
+    const int8_t *qa[JMAX];
+    const float *da[JMAX];
+    const int32_t *cs[JMAX];
     UNROLL
-    for (int j = 0; j < JB; j++) acc[j] = _mm256_setzero_ps();
+    for (int j = 0; j < JB; j++) {
+        acc[j][0] = acc[j][1] = accc[j] = _mm512_setzero_ps();
+        qa[j] = (const int8_t *)(a + (size_t)j * lda);
+        da[j] = act_d(a + (size_t)j * lda, n);
+        cs[j] = (const int32_t *)(const void *)(da[j] + ns);
+    }
     for (int b = 0; b < ns; b++, w += 210) {
-        __m256i u[8], scv[8];
-        for (int o = 0; o < 256; o += 64) _mm_prefetch((const char *)w + PF_DIST + o, _MM_HINT_T0);
-        unpack_q6_k(w, u);
-        const int8_t *sc = (const int8_t *)(w + 192);
-        __m512i sc32 = _mm512_cvtepi8_epi32(_mm_loadu_si128((const __m128i *)(const void *)sc));
+        pf(w, 256);
+        __m512i W[4];
         UNROLL
-        for (int k = 0; k < 8; k++)
-            scv[k] = _mm256_set_m128i(_mm_set1_epi16(sc[2 * k + 1]), _mm_set1_epi16(sc[2 * k]));
+        for (int h = 0; h < 2; h++) {   /* elements 128h + [0, 64) and 128h + [64, 128), as 0..63 */
+            __m512i L = ld512(w + 64 * h), H = _mm512_broadcast_i64x4(ld256(w + 128 + 32 * h));
+            __m512i h0 = _mm512_and_si512(_mm512_sllv_epi16(H, sh0), m30);
+            __m512i h1 = _mm512_and_si512(_mm512_srlv_epi16(H, sh1), m30);
+            W[2 * h] = _mm512_ternarylogic_epi32(L, h0, m4, 0xec);                          /* (L & 15) | h0 */
+            W[2 * h + 1] = _mm512_ternarylogic_epi32(_mm512_srli_epi16(L, 4), h1, m4, 0xec);
+        }
+        __m512 sc = _mm512_cvtepi32_ps(_mm512_cvtepi8_epi32(_mm_loadu_si128((const __m128i *)(const void *)(w + 192))));
         float d = f16(w + 208);
         UNROLL
         for (int j = 0; j < JB; j++) {
-            const uint8_t *aj = a + (size_t)j * lda;
-            const int8_t *qa = (const int8_t *)aj + 256 * (size_t)b;
-            const float *da = act_d(aj, n);
-            const int32_t *c = (const int32_t *)(const void *)(da + ns) + 16 * b;
-            __m512i cs = _mm512_mullo_epi32(sc32, _mm512_loadu_si512(c));
-            __m256i sumi = _mm256_add_epi32(_mm512_castsi512_si256(cs), _mm512_extracti64x4_epi64(cs, 1));
+            __m512 S = _mm512_mul_ps(sc, _mm512_set1_ps(d * da[j][b]));
+            const int8_t *q = qa[j] + 256 * (size_t)b;
             UNROLL
-            for (int k = 0; k < 8; k++)
-                sumi = _mm256_add_epi32(sumi, _mm256_madd_epi16(_mm256_maddubs_epi16(u[k], ld256(qa + 32 * k)), scv[k]));
-            acc[j] = _mm256_fmadd_ps(_mm256_cvtepi32_ps(sumi), _mm256_set1_ps(d * da[b]), acc[j]);
+            for (int k = 0; k < 4; k++) {
+                const __m512i ix = _mm512_setr_epi32(4 * k, 4 * k, 4 * k, 4 * k, 4 * k + 1, 4 * k + 1, 4 * k + 1,
+                                                     4 * k + 1, 4 * k + 2, 4 * k + 2, 4 * k + 2, 4 * k + 2, 4 * k + 3,
+                                                     4 * k + 3, 4 * k + 3, 4 * k + 3);
+                acc[j][k & 1] = _mm512_fmadd_ps(_mm512_cvtepi32_ps(dpz(W[k], ld512(q + 64 * k))),
+                                                _mm512_permutexvar_ps(ix, S), acc[j][k & 1]);
+            }
+            accc[j] = _mm512_fmadd_ps(S, _mm512_cvtepi32_ps(ld512(cs[j] + 16 * b)), accc[j]);   /* -32 sum a */
         }
     }
     UNROLL
-    for (int j = 0; j < JB; j++) out[j] = hsum8(acc[j]);
+    for (int j = 0; j < JB; j++) out[j] = hsum16(_mm512_add_ps(_mm512_add_ps(acc[j][0], acc[j][1]), accc[j]));
 }
 
 INLINE __m512 load16(int t, const uint8_t *w, int k) {
@@ -190,19 +279,19 @@ INLINE __m512 load16_mask(int t, const uint8_t *w, int k, __mmask16 m) {
     return _mm512_castsi512_ps(_mm512_slli_epi32(_mm512_cvtepu16_epi32(h), 16));
 }
 
-INLINE void row_f(const int JB, int t, int n, const uint8_t *w, const float *x, size_t ldx, float *out) {
-    __m512 acc[4], acc2[4];
+INLINE void mv_f(const int JB, int t, int n, const uint8_t *w, const float *x, size_t ldx, float *out) {
+    __m512 acc[JMAX][2];
+    const int es = t == LC_TYPE_F32 ? 4 : 2;
     UNROLL
-    for (int j = 0; j < JB; j++) acc[j] = acc2[j] = _mm512_setzero_ps();
+    for (int j = 0; j < JB; j++) acc[j][0] = acc[j][1] = _mm512_setzero_ps();
     int k = 0;
     for (; k + 32 <= n; k += 32) {
-        _mm_prefetch((const char *)w + (size_t)k * (t == LC_TYPE_F32 ? 4 : 2) + PF_DIST, _MM_HINT_T0);
-        if (t == LC_TYPE_F32) _mm_prefetch((const char *)w + (size_t)k * 4 + PF_DIST + 64, _MM_HINT_T0);
+        pf(w + (size_t)k * es, 32 * es);
         __m512 w0 = load16(t, w, k), w1 = load16(t, w, k + 16);
         UNROLL
         for (int j = 0; j < JB; j++) {
-            acc[j] = _mm512_fmadd_ps(w0, _mm512_loadu_ps(x + (size_t)j * ldx + k), acc[j]);
-            acc2[j] = _mm512_fmadd_ps(w1, _mm512_loadu_ps(x + (size_t)j * ldx + k + 16), acc2[j]);
+            acc[j][0] = _mm512_fmadd_ps(w0, _mm512_loadu_ps(x + (size_t)j * ldx + k), acc[j][0]);
+            acc[j][1] = _mm512_fmadd_ps(w1, _mm512_loadu_ps(x + (size_t)j * ldx + k + 16), acc[j][1]);
         }
     }
     for (; k < n; k += 16) {
@@ -210,10 +299,10 @@ INLINE void row_f(const int JB, int t, int n, const uint8_t *w, const float *x, 
         __m512 w0 = load16_mask(t, w, k, m);
         UNROLL
         for (int j = 0; j < JB; j++)
-            acc[j] = _mm512_fmadd_ps(w0, _mm512_maskz_loadu_ps(m, x + (size_t)j * ldx + k), acc[j]);
+            acc[j][0] = _mm512_fmadd_ps(w0, _mm512_maskz_loadu_ps(m, x + (size_t)j * ldx + k), acc[j][0]);
     }
     UNROLL
-    for (int j = 0; j < JB; j++) out[j] = _mm512_reduce_add_ps(_mm512_add_ps(acc[j], acc2[j]));
+    for (int j = 0; j < JB; j++) out[j] = hsum16(_mm512_add_ps(acc[j][0], acc[j][1]));
 }
 
 #define FOR_JB(JBV, CALL)                                                                   \
@@ -221,47 +310,36 @@ INLINE void row_f(const int JB, int t, int n, const uint8_t *w, const float *x, 
     case 1: { const int JB = 1; CALL; } break;                                             \
     case 2: { const int JB = 2; CALL; } break;                                             \
     case 3: { const int JB = 3; CALL; } break;                                             \
-    default: { const int JB = 4; CALL; } break;                                            \
+    case 4: { const int JB = 4; CALL; } break;                                             \
+    default: { const int JB = 5; CALL; } break;                                            \
+    }
+
+/* one weight row type at a time, so each loop below is one specialised kernel */
+#define ROWS(CALL)                                                                          \
+    for (int i = 0; i < nr; i++) {                                                          \
+        const uint8_t *wi = (const uint8_t *)w + (size_t)i * ldw;                           \
+        float out[JMAX];                                                                    \
+        CALL;                                                                               \
+        for (int j = 0; j < jb; j++) yj[(size_t)j * ldy + i] = out[j];                      \
     }
 
 static void gemm_rows(int t, int n, const void *w, size_t ldw, const void *a, size_t lda, float *y, size_t ldy,
                       int nr, int nc) {
-    for (int j0 = 0; j0 < nc; j0 += 4) {
-        int jb = LC_MIN(4, nc - j0);
+    for (int j0 = 0; j0 < nc; j0 += JMAX) {
+        int jb = LC_MIN(JMAX, nc - j0);
         const uint8_t *aj = (const uint8_t *)a + (size_t)j0 * lda;
         const float *xj = (const float *)(const void *)aj;
         float *yj = y + (size_t)j0 * ldy;
-        int i = 0;
-        if (t == LC_TYPE_Q8_0 || t == LC_TYPE_Q4_0 || t == LC_TYPE_Q4_1) {
-            /* 4 rows for one column, 2 rows for two */
-            const int rm = jb == 1 ? 4 : jb == 2 ? 2 : 1;
-            for (; rm > 1 && i + rm <= nr; i += rm) {
-                const uint8_t *wi = (const uint8_t *)w + (size_t)i * ldw;
-#define B32(T)                                                                                   \
-    if (jb == 1) row_b32(4, 1, T, n, wi, ldw, aj, lda, yj + i, ldy);                            \
-    else row_b32(2, 2, T, n, wi, ldw, aj, lda, yj + i, ldy);
-                if (t == LC_TYPE_Q8_0) { B32(LC_TYPE_Q8_0) }
-                else if (t == LC_TYPE_Q4_0) { B32(LC_TYPE_Q4_0) }
-                else { B32(LC_TYPE_Q4_1) }
-#undef B32
-            }
-        }
-        for (; i < nr; i++) {
-            const uint8_t *wi = (const uint8_t *)w + (size_t)i * ldw;
-            float *yo = yj + i;
-            float out[4];
-            switch (t) {
-            case LC_TYPE_Q8_0: FOR_JB(jb, row_b32(1, JB, LC_TYPE_Q8_0, n, wi, ldw, aj, lda, yo, ldy)); continue;
-            case LC_TYPE_Q4_0: FOR_JB(jb, row_b32(1, JB, LC_TYPE_Q4_0, n, wi, ldw, aj, lda, yo, ldy)); continue;
-            case LC_TYPE_Q4_1: FOR_JB(jb, row_b32(1, JB, LC_TYPE_Q4_1, n, wi, ldw, aj, lda, yo, ldy)); continue;
-            case LC_TYPE_Q4_K: FOR_JB(jb, row_q4_k(JB, n, wi, aj, lda, out)); break;
-            case LC_TYPE_Q6_K: FOR_JB(jb, row_q6_k(JB, n, wi, aj, lda, out)); break;
-            case LC_TYPE_F32: FOR_JB(jb, row_f(JB, LC_TYPE_F32, n, wi, xj, lda / 4, out)); break;
-            case LC_TYPE_F16: FOR_JB(jb, row_f(JB, LC_TYPE_F16, n, wi, xj, lda / 4, out)); break;
-            case LC_TYPE_BF16: FOR_JB(jb, row_f(JB, LC_TYPE_BF16, n, wi, xj, lda / 4, out)); break;
-            default: LC_ASSERT(!"kern avx512: unsupported weight type");
-            }
-            for (int j = 0; j < jb; j++) yo[(size_t)j * ldy] = out[j];
+        switch (t) {
+        case LC_TYPE_Q8_0: FOR_JB(jb, ROWS(mv_b32(JB, LC_TYPE_Q8_0, n, wi, aj, lda, out))); break;
+        case LC_TYPE_Q4_0: FOR_JB(jb, ROWS(mv_b32(JB, LC_TYPE_Q4_0, n, wi, aj, lda, out))); break;
+        case LC_TYPE_Q4_1: FOR_JB(jb, ROWS(mv_b32(JB, LC_TYPE_Q4_1, n, wi, aj, lda, out))); break;
+        case LC_TYPE_Q4_K: FOR_JB(jb, ROWS(mv_q4_k(JB, n, wi, aj, lda, out))); break;
+        case LC_TYPE_Q6_K: FOR_JB(jb, ROWS(mv_q6_k(JB, n, wi, aj, lda, out))); break;
+        case LC_TYPE_F32: FOR_JB(jb, ROWS(mv_f(JB, LC_TYPE_F32, n, wi, xj, lda / 4, out))); break;
+        case LC_TYPE_F16: FOR_JB(jb, ROWS(mv_f(JB, LC_TYPE_F16, n, wi, xj, lda / 4, out))); break;
+        case LC_TYPE_BF16: FOR_JB(jb, ROWS(mv_f(JB, LC_TYPE_BF16, n, wi, xj, lda / 4, out))); break;
+        default: LC_ASSERT(!"kern avx512: unsupported weight type");
         }
     }
 }
@@ -574,8 +652,109 @@ static void gemm_avx512(int t, int n, const void *w, size_t ldw, const void *a, 
     }
 }
 
-/* ---- EXACT: dequantize 4 rows by chunks, then float dots against every column -------- */
+/* ---- EXACT: dequantize 4 rows by chunks (lc_dequant_row's arithmetic, vectorised), then
+ * float dots against every column ---------------------------------------------------- */
 enum { XCHUNK = 256, XROWS = 4 };
+
+INLINE __m512i u8x16(const uint8_t *p) { return _mm512_cvtepu8_epi32(_mm_loadu_si128((const __m128i *)(const void *)p)); }
+
+/* 16 dequantized weights at element o of the row: stored to y (JB = 0) or multiplied into the
+ * sums of JB activation rows x (ldx floats apart), two sums per row */
+INLINE void emit(const int JB, __m512 v, float *y, int o, const float *x, size_t ldx, __m512 *acc) {
+    if (!JB) _mm512_storeu_ps(y + o, v);
+    UNROLL
+    for (int j = 0; j < JB; j++) acc[j] = _mm512_fmadd_ps(v, _mm512_loadu_ps(x + (size_t)j * ldx + o), acc[j]);
+}
+
+/* len elements (a multiple of the block size) of one weight row, as lc_dequant_row computes them */
+INLINE void deq_row(const int JB, int t, const uint8_t *w, int len, float *y, const float *x, size_t ldx,
+                    __m512 *acc) {
+    int o = 0;
+    const __m512i m4 = _mm512_set1_epi32(15);
+    switch (t) {
+    case LC_TYPE_Q8_0:
+        for (int b = 0; b < len / 32; b++, w += 34, o += 32) {
+            if (JB) pf(w, 34);
+            __m512 d = _mm512_set1_ps(f16(w));
+            UNROLL
+            for (int h = 0; h < 2; h++)
+                emit(JB, _mm512_mul_ps(d, _mm512_cvtepi32_ps(_mm512_cvtepi8_epi32(
+                                              _mm_loadu_si128((const __m128i *)(const void *)(w + 2 + 16 * h))))),
+                     y, o + 16 * h, x, ldx, acc);
+        }
+        break;
+    case LC_TYPE_Q4_0: case LC_TYPE_Q4_1: {
+        const int bb = t == LC_TYPE_Q4_0 ? 18 : 20;
+        const __m512i off = _mm512_set1_epi32(t == LC_TYPE_Q4_0 ? 8 : 0);
+        for (int b = 0; b < len / 32; b++, w += bb, o += 32) {
+            if (JB) pf(w, bb);
+            __m512 d = _mm512_set1_ps(f16(w));
+            __m512i q = u8x16(w + bb - 16);
+            __m512 lo = _mm512_cvtepi32_ps(_mm512_sub_epi32(_mm512_and_si512(q, m4), off));
+            __m512 hi = _mm512_cvtepi32_ps(_mm512_sub_epi32(_mm512_srli_epi32(q, 4), off));
+            if (t == LC_TYPE_Q4_0) {
+                emit(JB, _mm512_mul_ps(lo, d), y, o, x, ldx, acc);
+                emit(JB, _mm512_mul_ps(hi, d), y, o + 16, x, ldx, acc);
+            } else {
+                __m512 m = _mm512_set1_ps(f16(w + 2));
+                emit(JB, _mm512_add_ps(_mm512_mul_ps(lo, d), m), y, o, x, ldx, acc);
+                emit(JB, _mm512_add_ps(_mm512_mul_ps(hi, d), m), y, o + 16, x, ldx, acc);
+            }
+        }
+        break;
+    }
+    case LC_TYPE_Q4_K:
+        for (int b = 0; b < len / 256; b++, w += 144, o += 256) {
+            if (JB) pf(w, 144);
+            float d = f16(w), dmin = f16(w + 2);
+            uint8_t sm[16];
+            _mm_storeu_si128((__m128i *)(void *)sm, q4k_scales(w + 4));
+            for (int g = 0; g < 4; g++) {
+                __m512 d1 = _mm512_set1_ps(d * sm[2 * g]), m1 = _mm512_set1_ps(dmin * sm[8 + 2 * g]);
+                __m512 d2 = _mm512_set1_ps(d * sm[2 * g + 1]), m2 = _mm512_set1_ps(dmin * sm[9 + 2 * g]);
+                for (int h = 0; h < 2; h++) {
+                    __m512i q = u8x16(w + 16 + 32 * g + 16 * h);
+                    emit(JB, _mm512_sub_ps(_mm512_mul_ps(d1, _mm512_cvtepi32_ps(_mm512_and_si512(q, m4))), m1), y,
+                         o + 64 * g + 16 * h, x, ldx, acc);
+                    emit(JB, _mm512_sub_ps(_mm512_mul_ps(d2, _mm512_cvtepi32_ps(_mm512_srli_epi32(q, 4))), m2), y,
+                         o + 64 * g + 32 + 16 * h, x, ldx, acc);
+                }
+            }
+        }
+        break;
+    case LC_TYPE_Q6_K: {
+        const __m512i m3 = _mm512_set1_epi32(3), c32 = _mm512_set1_epi32(32);
+        for (int b = 0; b < len / 256; b++, w += 210, o += 256) {
+            if (JB) pf(w, 210);
+            float d = f16(w + 208);
+            const int8_t *S = (const int8_t *)(w + 192);
+            for (int h = 0; h < 2; h++)
+                for (int l = 0; l < 32; l += 16) {
+                    const uint8_t *L = w + 64 * h + l, *H = w + 128 + 32 * h + l;
+                    const int8_t *s = S + 8 * h + l / 16;
+                    __m512i l0 = u8x16(L), l1 = u8x16(L + 32), hh = u8x16(H);
+                    __m512i q1 = _mm512_or_si512(_mm512_and_si512(l0, m4), _mm512_slli_epi32(_mm512_and_si512(hh, m3), 4));
+                    __m512i q2 = _mm512_or_si512(_mm512_and_si512(l1, m4),
+                                                 _mm512_slli_epi32(_mm512_and_si512(_mm512_srli_epi32(hh, 2), m3), 4));
+                    __m512i q3 = _mm512_or_si512(_mm512_srli_epi32(l0, 4),
+                                                 _mm512_slli_epi32(_mm512_and_si512(_mm512_srli_epi32(hh, 4), m3), 4));
+                    __m512i q4 = _mm512_or_si512(_mm512_srli_epi32(l1, 4), _mm512_slli_epi32(_mm512_srli_epi32(hh, 6), 4));
+                    int e = o + 128 * h + l;
+                    emit(JB, _mm512_mul_ps(_mm512_set1_ps(d * s[0]), _mm512_cvtepi32_ps(_mm512_sub_epi32(q1, c32))), y, e, x,
+                         ldx, acc);
+                    emit(JB, _mm512_mul_ps(_mm512_set1_ps(d * s[2]), _mm512_cvtepi32_ps(_mm512_sub_epi32(q2, c32))), y,
+                         e + 32, x, ldx, acc);
+                    emit(JB, _mm512_mul_ps(_mm512_set1_ps(d * s[4]), _mm512_cvtepi32_ps(_mm512_sub_epi32(q3, c32))), y,
+                         e + 64, x, ldx, acc);
+                    emit(JB, _mm512_mul_ps(_mm512_set1_ps(d * s[6]), _mm512_cvtepi32_ps(_mm512_sub_epi32(q4, c32))), y,
+                         e + 96, x, ldx, acc);
+                }
+        }
+        break;
+    }
+    default: LC_ASSERT(!"kern avx512: unsupported weight type");
+    }
+}
 
 static void gemm_exact_avx512(int t, int n, const void *w, size_t ldw, const float *x, size_t ldx, float *y,
                               size_t ldy, int nr, int nc) {
@@ -583,30 +762,62 @@ static void gemm_exact_avx512(int t, int n, const void *w, size_t ldw, const flo
         gemm_avx512(t, n, w, ldw, x, ldx * 4, y, ldy, nr, nc);
         return;
     }
+    if (nc <= JMAX) {   /* generation: dequantized weights go straight into the sums */
+        /* the same sums in the same order as the chunked path below (one vector per chunk,
+         * reduced, added up chunk by chunk), so the result does not depend on nc */
+        for (int i0 = 0; i0 < nr; i0 += XROWS) {
+            int ib = LC_MIN(XROWS, nr - i0);
+            float sum[XROWS][JMAX];
+            for (int k0 = 0; k0 < n; k0 += XCHUNK) {
+                int len = LC_MIN(XCHUNK, n - k0);
+                for (int r = 0; r < ib; r++) {
+                    const uint8_t *wr = (const uint8_t *)w + (size_t)(i0 + r) * ldw;
+                    size_t off;
+                    lc_type_row_bytes(t, k0, &off);
+                    __m512 acc[JMAX];
+                    for (int j = 0; j < JMAX; j++) acc[j] = _mm512_setzero_ps();
+#define DEQ_T(T)                                                                                              \
+    case T: FOR_JB(nc, deq_row(JB, T, wr + off, len, NULL, x + k0, ldx, acc)); break;
+                    switch (t) {
+                    DEQ_T(LC_TYPE_Q8_0) DEQ_T(LC_TYPE_Q4_0) DEQ_T(LC_TYPE_Q4_1) DEQ_T(LC_TYPE_Q4_K) DEQ_T(LC_TYPE_Q6_K)
+                    default: LC_ASSERT(!"kern avx512: unsupported weight type");
+                    }
+#undef DEQ_T
+                    for (int j = 0; j < nc; j++) {
+                        float s = _mm512_reduce_add_ps(acc[j]);
+                        sum[r][j] = k0 ? sum[r][j] + s : s;
+                    }
+                }
+            }
+            for (int r = 0; r < ib; r++)
+                for (int j = 0; j < nc; j++) y[(size_t)j * ldy + i0 + r] = sum[r][j];
+        }
+        return;
+    }
     size_t rb;
     LC_ASSERT(lc_type_row_bytes(t, XCHUNK, &rb));
     float buf[XROWS][XCHUNK] __attribute__((aligned(64)));
     for (int i0 = 0; i0 < nr; i0 += XROWS) {
         int ib = LC_MIN(XROWS, nr - i0);
+        if (ib < XROWS) memset(buf, 0, sizeof buf);
         for (int k0 = 0; k0 < n; k0 += XCHUNK) {
             int len = LC_MIN(XCHUNK, n - k0);   /* a multiple of 32 */
             UNROLL
             for (int r = 0; r < ib; r++)
-                lc_dequant_row(t, (const uint8_t *)w + (size_t)(i0 + r) * ldw + (size_t)(k0 / XCHUNK) * rb,
-                               buf[r], len);
+                deq_row(0, t, (const uint8_t *)w + (size_t)(i0 + r) * ldw + (size_t)(k0 / XCHUNK) * rb, len, buf[r],
+                        NULL, 0, NULL);
             for (int j = 0; j < nc; j++) {
                 const float *xj = x + (size_t)j * ldx + k0;
-                __m512 acc[XROWS] = { _mm512_setzero_ps(), _mm512_setzero_ps(), _mm512_setzero_ps(),
-                                      _mm512_setzero_ps() };
+                __m512 a[XROWS] = { _mm512_setzero_ps(), _mm512_setzero_ps(), _mm512_setzero_ps(), _mm512_setzero_ps() };
                 for (int k = 0; k < len; k += 16) {
                     __m512 xv = _mm512_loadu_ps(xj + k);
                     UNROLL
-                    for (int r = 0; r < XROWS; r++) acc[r] = _mm512_fmadd_ps(_mm512_load_ps(buf[r] + k), xv, acc[r]);
+                    for (int r = 0; r < XROWS; r++) a[r] = _mm512_fmadd_ps(_mm512_load_ps(buf[r] + k), xv, a[r]);
                 }
                 float *yj = y + (size_t)j * ldy + i0;
                 UNROLL
                 for (int r = 0; r < ib; r++) {
-                    float s = _mm512_reduce_add_ps(acc[r]);
+                    float s = _mm512_reduce_add_ps(a[r]);
                     yj[r] = k0 ? yj[r] + s : s;
                 }
             }
