@@ -68,6 +68,10 @@ test-asan: deps
 run: all
 	@./scripts/run.sh "$(MODEL)"
 
+# retrains models/default-base.gguf and models/default-chat.gguf from scratch (< 1 hour on 2 cores)
+default-models: all
+	./scripts/default_models.sh $(CORPUS)
+
 BENCH_SRC := $(sort $(wildcard bench/*.c))
 BENCH_BIN := $(BENCH_SRC:bench/%.c=$(BUILD)/bench_%)
 

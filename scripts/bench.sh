@@ -113,12 +113,23 @@ if ! skipped training; then
     echo
     echo "== training ($THREADS threads)"
     if [ -x "$BUILD/bench_train_bench" ]; then
-        "$BUILD/bench_train_bench" "$THREADS"
+        # the default base model's shape (models/MODEL_CARD-base.md): dim 256, 6 layers, 8/4 heads,
+        # ffn 704, vocab 4096 + 256 specials, ctx 256, batch 8
+        OPENBLAS_CORETYPE=${OPENBLAS_CORETYPE:-$(grep -q avx512f /proc/cpuinfo && echo SkylakeX || echo Haswell)} \
+            "$BUILD/bench_train_bench" "$THREADS" 256 6 8 4 704 4352 256 8 6
     else
         echo "skipped: $BUILD/bench_train_bench not built"
     fi
 fi
 # ---- end of training ----------------------------------------------------------------------
+
+# ---- tool calling of the default chat model ------------------------------------------------
+if ! skipped tools && [ -f models/default-chat.gguf ] && [ -x "$BUILD/gen_toolchat" ]; then
+    echo
+    echo "== tool calls of models/default-chat.gguf on 200 held-out prompts (greedy)"
+    "$BUILD/gen_toolchat" --seed 2 --n 200 --eval-prompts > "$BUILD/bench-heldout.jsonl" &&
+        ./llamac eval-tools -m models/default-chat.gguf -f "$BUILD/bench-heldout.jsonl" -t "$THREADS"
+fi
 
 if [ -s "$RESULTS" ]; then
     echo

@@ -7,5 +7,5 @@ fi
 if [ -f models/default-chat.gguf ]; then
     exec ./llamac chat -m models/default-chat.gguf
 fi
-echo "no model: run \`make run MODEL=/path/to/Llama-3.1-8B-Instruct-Q4_K_M.gguf\` (any GGUF file or Hugging Face folder)" >&2
+echo "no model: run \`make run MODEL=/path/to/Llama-3.1-8B-Instruct-Q4_K_M.gguf\` (any GGUF file or Hugging Face folder), or rebuild the bundled default models with \`make default-models\`" >&2
 exit 1
