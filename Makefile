@@ -14,7 +14,7 @@ TEST_OBJ := $(TEST_SRC:tests/%.c=$(BUILD)/tests/%.o)
 LIB     := $(BUILD)/libllamac.a
 BIN     := llamac
 
-.PHONY: all deps test test-asan run bench clean default-model-help
+.PHONY: all deps test test-asan run bench clean default-models
 
 all: deps $(BIN) $(BUILD)/gen_toolchat
 
