@@ -409,6 +409,15 @@ int lc_tok_from_gguf(const lc_gguf *g, lc_tok **out) {
     if (model.len != 4 || memcmp(model.p, "gpt2", 4) != 0)
         return lc_fail(LC_ERR_UNSUPPORTED, "gguf: tokenizer model '%.*s' is not gpt2 (byte-level BPE)",
                        (int)LC_MIN(model.len, 40), model.p);
+    /* the pre-tokenizer: only Llama 3's regex is implemented; another one would silently give
+     * other ids (absent: older Llama 3 conversions, taken as llama-bpe) */
+    lc_str pre;
+    rc = lc_gguf_get_str(g, "tokenizer.ggml.pre", &pre);
+    if (rc == LC_OK && !((pre.len == 9 && !memcmp(pre.p, "llama-bpe", 9)) || (pre.len == 6 && !memcmp(pre.p, "llama3", 6)) ||
+                         (pre.len == 9 && !memcmp(pre.p, "smaug-bpe", 9))))
+        return lc_fail(LC_ERR_UNSUPPORTED, "gguf: pre-tokenizer '%.*s' is not supported (llama-bpe only)",
+                       (int)LC_MIN(pre.len, 40), pre.p);
+    if (rc != LC_OK && rc != 1) return lc_fail_prefix(rc, "gguf: tokenizer.ggml.pre");
     rc = lc_gguf_get_str_array(g, "tokenizer.ggml.tokens", &toks, &n_tok);
     if (rc == 1) rc = lc_fail(LC_ERR_FORMAT, "tokenizer.ggml.tokens missing");
     if (rc) goto fail;

@@ -105,7 +105,33 @@ static int test_rewrite_model(void) {
     return T_PASS;
 }
 
+/* a GGUF whose pre-tokenizer is not Llama 3's is refused, not tokenized with the wrong regex */
+static int test_other_pretokenizer(void) {
+    const char *src = t_shared("vectors/tiny/model-q8_0.gguf");
+    if (!src) return T_SKIP;
+    lc_gguf g;
+    CHECK(lc_gguf_open(src, &g) == LC_OK);
+    lc_gguf_writer *w;
+    CHECK(lc_gguf_writer_new(&w) == LC_OK);
+    for (int64_t i = 0; i < g.n_kv; i++) CHECK(lc_gguf_copy_kv(w, &g.kv[i]) == LC_OK);
+    CHECK(lc_gguf_set_str(w, "tokenizer.ggml.pre", "qwen2", 5) == LC_OK);
+    for (int64_t i = 0; i < g.n_tensors; i++)
+        CHECK(lc_gguf_add_tensor(w, g.tensors[i].name, g.tensors[i].type, g.tensors[i].n_dims, g.tensors[i].ne) == LC_OK);
+    char path[4096];
+    snprintf(path, sizeof path, "%s/qwen-pre.gguf", t_tmpdir());
+    CHECK(lc_gguf_write(w, path, fill_from, &g, NULL, NULL) == LC_OK);
+    lc_gguf_writer_free(w);
+    lc_gguf_close(&g);
+    lc_tok *t = NULL;
+    CHECK(lc_tok_load(path, &t) == LC_ERR_UNSUPPORTED && t == NULL);
+    CHECK(strstr(lc_last_error(), "qwen2"));
+    lc_model *m = NULL;
+    CHECK(lc_model_load(path, NULL, &m) == LC_ERR_UNSUPPORTED && m == NULL);
+    return T_PASS;
+}
+
 const lc_test_case tests_gguf_write[] = {
+    { "gguf_write_other_pretokenizer", test_other_pretokenizer },
     { "gguf_write_roundtrip_types", test_roundtrip_types },
     { "gguf_write_rewrite_model", test_rewrite_model },
     { NULL, NULL },
