@@ -6,7 +6,15 @@
 #include <pthread.h>
 #include <stdatomic.h>
 
-#define SPIN_ROUNDS 20000
+#define SPIN_ROUNDS 100000   /* with a pause each: ~0.5-1 ms before a worker sleeps */
+
+static inline void cpu_relax(void) {
+#if defined(__x86_64__) || defined(__i386__)
+    __builtin_ia32_pause();
+#elif defined(__aarch64__)
+    __asm__ __volatile__("yield");
+#endif
+}
 
 struct lc_pool {
     int n;                        /* threads including the caller */
@@ -31,8 +39,10 @@ static void *worker(void *varg) {
         int gen;
         int spins = 0;
         while ((gen = atomic_load_explicit(&p->generation, memory_order_acquire)) == seen &&
-               !atomic_load(&p->quit) && spins < SPIN_ROUNDS)
+               !atomic_load(&p->quit) && spins < SPIN_ROUNDS) {
             spins++;
+            cpu_relax();
+        }
         if (gen == seen && !atomic_load(&p->quit)) {
             pthread_mutex_lock(&p->mu);
             while ((gen = atomic_load(&p->generation)) == seen && !atomic_load(&p->quit))
@@ -116,7 +126,10 @@ void lc_pool_run(lc_pool *p, lc_task_fn fn, void *arg) {
     pthread_mutex_unlock(&p->mu);
     fn(arg, 0, p->n);
     int spins = 0;
-    while (atomic_load_explicit(&p->pending, memory_order_acquire) > 0 && spins < SPIN_ROUNDS) spins++;
+    while (atomic_load_explicit(&p->pending, memory_order_acquire) > 0 && spins < SPIN_ROUNDS) {
+        spins++;
+        cpu_relax();
+    }
     if (atomic_load(&p->pending) > 0) {
         pthread_mutex_lock(&p->mu);
         while (atomic_load(&p->pending) > 0) pthread_cond_wait(&p->cv_done, &p->mu);
