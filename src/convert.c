@@ -775,6 +775,23 @@ static int out_type(const type_ctx *c, const lc_quantize_params *prm, const lc_t
     return LC_OK;
 }
 
+/* one tensor of the input, copied or converted to the type the rules give it */
+static int plan_source(cv_plan *p, const type_ctx *tc, const lc_quantize_params *prm, const char *in,
+                       const lc_tensor *s, cv_out **out) {
+    if (strlen(s->name) >= sizeof p->t[0].name)
+        return lc_fail(LC_ERR_FORMAT, "%s: tensor name '%.40s...' too long", in, s->name);
+    int type = 0, rc;
+    if ((rc = out_type(tc, prm, s, s->name, &type))) return rc;
+    cv_out *t = plan_add(p, s->name, s->n_dims, s->ne);
+    if (!t) return lc_fail(LC_ERR_NOMEM, "no memory");
+    t->kind = SRC_TENSOR;
+    t->src = s;
+    t->type = type;
+    *out = t;
+    return LC_OK;
+}
+
+
 static int quantize_gguf(const char *in, const char *out, int ftype, const lc_quantize_params *prm) {
     lc_gguf g;
     int rc = lc_gguf_open(in, &g);
@@ -806,20 +823,8 @@ static int quantize_gguf(const char *in, const char *out, int ftype, const lc_qu
     logf_(prm->log, "quantize: %s -> %s (%s)\n", in, out, lc_ftype_name(ftype));
     for (int64_t i = 0; i < g.n_tensors; i++) {
         const lc_tensor *s = &g.tensors[i];
-        if (strlen(s->name) >= sizeof p.t[0].name) {
-            rc = lc_fail(LC_ERR_FORMAT, "%s: tensor name '%.40s...' too long", in, s->name);
-            goto done;
-        }
-        int type;
-        if ((rc = out_type(&tc, prm, s, s->name, &type))) goto done;
-        cv_out *t = plan_add(&p, s->name, s->n_dims, s->ne);
-        if (!t) {
-            rc = lc_fail(LC_ERR_NOMEM, "no memory");
-            goto done;
-        }
-        t->kind = SRC_TENSOR;
-        t->src = s;
-        t->type = type;
+        cv_out *t;
+        if ((rc = plan_source(&p, &tc, prm, in, s, &t))) goto done;
     }
     p.abort = prm->abort;
     if ((rc = plan_start(&p, w, prm->n_threads))) goto done;
@@ -887,20 +892,8 @@ static int quantize_hf(const char *in, const char *out, int ftype, const lc_quan
     logf_(prm->log, "quantize: %s -> %s (%s)\n", in, out, lc_ftype_name(ftype));
     for (int64_t i = 0; i < h.n_tensors; i++) {
         const lc_tensor *s = &h.tensors[i];
-        if (strlen(s->name) >= sizeof p.t[0].name) {
-            rc = lc_fail(LC_ERR_FORMAT, "%s: tensor name '%.40s...' too long", in, s->name);
-            goto done;
-        }
-        int type;
-        if ((rc = out_type(&tc, prm, s, s->name, &type))) goto done;
-        cv_out *t = plan_add(&p, s->name, s->n_dims, s->ne);
-        if (!t) {
-            rc = lc_fail(LC_ERR_NOMEM, "no memory");
-            goto done;
-        }
-        t->kind = SRC_TENSOR;
-        t->src = s;
-        t->type = type;
+        cv_out *t;
+        if ((rc = plan_source(&p, &tc, prm, in, s, &t))) goto done;
         int heads = strstr(s->name, ".attn_q.weight")   ? hi->n_heads
                     : strstr(s->name, ".attn_k.weight") ? hi->n_kv_heads
                                                         : 0;

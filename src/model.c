@@ -94,10 +94,11 @@ static int want_matrix(lc_model *m, const char *name, int64_t ne0, int64_t ne1, 
     const lc_tensor *t = find_tensor(m, name);
     *out = t;
     if (!t) return lc_fail(LC_ERR_FORMAT, "missing tensor '%s'", name);
-    if (t->n_dims != 2 || t->ne[0] != ne0 || t->ne[1] != ne1)
+    if (t->n_dims != 2)
+        return lc_fail(LC_ERR_FORMAT, "tensor '%s' has %d dimensions, expected 2", name, t->n_dims);
+    if (t->ne[0] != ne0 || t->ne[1] != ne1)
         return lc_fail(LC_ERR_FORMAT, "tensor '%s' has shape [%lld, %lld], expected [%lld, %lld]", name,
-                       (long long)t->ne[0], (long long)(t->n_dims > 1 ? t->ne[1] : 1), (long long)ne0,
-                       (long long)ne1);
+                       (long long)t->ne[0], (long long)t->ne[1], (long long)ne0, (long long)ne1);
     if (!lc_type_supported(t->type))
         return lc_fail(LC_ERR_UNSUPPORTED, "tensor '%s' has type %s, which llamac does not support", name,
                        lc_type_name(t->type));
@@ -109,7 +110,9 @@ static int want_vector(lc_model *m, const char *name, int64_t n, float **out) {
     *out = NULL;
     const lc_tensor *t = find_tensor(m, name);
     if (!t) return lc_fail(LC_ERR_FORMAT, "missing tensor '%s'", name);
-    if (t->n_dims != 1 || t->ne[0] != n)
+    if (t->n_dims != 1)
+        return lc_fail(LC_ERR_FORMAT, "tensor '%s' has %d dimensions, expected 1", name, t->n_dims);
+    if (t->ne[0] != n)
         return lc_fail(LC_ERR_FORMAT, "tensor '%s' has %lld values, expected %lld", name, (long long)t->ne[0],
                        (long long)n);
     if (!lc_type_supported(t->type) || lc_type_block_size(t->type) != 1)
@@ -279,7 +282,6 @@ static int bind_weights(lc_model *m) {
             return lc_fail(LC_ERR_FORMAT, "tensor '%s' belongs to layer %d of %d", nm, layer, h->n_layers);
     }
     /* sizes */
-    int counts[64] = { 0 };
     size_t bytes_by_type[64] = { 0 };
     for (int64_t i = 0; i < m->n_tensors; i++) {
         const lc_tensor *t = &m->tensors[i];
@@ -287,10 +289,7 @@ static int bind_weights(lc_model *m) {
         for (int d = 0; d < t->n_dims; d++) n *= t->ne[d];
         h->n_params += n;
         h->weight_bytes += t->nbytes;
-        if (t->n_dims == 2 && t->type >= 0 && t->type < 64) {
-            counts[t->type]++;
-            bytes_by_type[t->type] += t->nbytes;
-        }
+        if (t->n_dims == 2 && t->type >= 0 && t->type < 64) bytes_by_type[t->type] += t->nbytes;
     }
     int best = 0;
     for (int t = 1; t < 64; t++)

@@ -15,6 +15,23 @@ static int fill_from(void *ud, int ti, int64_t row0, int64_t n_rows, void *dst) 
     return LC_OK;
 }
 
+/* rewrites the GGUF src to path through the writer, optionally setting one string key */
+static int copy_gguf(const char *src, const char *path, const char *key, const char *val) {
+    lc_gguf g;
+    int rc = lc_gguf_open(src, &g);
+    if (rc) return rc;
+    lc_gguf_writer *w = NULL;
+    rc = lc_gguf_writer_new(&w);
+    for (int64_t i = 0; !rc && i < g.n_kv; i++) rc = lc_gguf_copy_kv(w, &g.kv[i]);
+    if (!rc && key) rc = lc_gguf_set_str(w, key, val, strlen(val));
+    for (int64_t i = 0; !rc && i < g.n_tensors; i++)
+        rc = lc_gguf_add_tensor(w, g.tensors[i].name, g.tensors[i].type, g.tensors[i].n_dims, g.tensors[i].ne);
+    if (!rc) rc = lc_gguf_write(w, path, fill_from, &g, NULL, NULL);
+    lc_gguf_writer_free(w);
+    lc_gguf_close(&g);
+    return rc;
+}
+
 static int fill_pattern(void *ud, int ti, int64_t row0, int64_t n_rows, void *dst) {
     (void)ud;
     float *f = dst;
@@ -78,17 +95,11 @@ static int test_roundtrip_types(void) {
 static int test_rewrite_model(void) {
     const char *src = t_shared("vectors/quant/model-q4_k.gguf");
     if (!src) return T_SKIP;
-    lc_gguf g;
-    CHECK(lc_gguf_open(src, &g) == LC_OK);
-    lc_gguf_writer *w;
-    CHECK(lc_gguf_writer_new(&w) == LC_OK);
-    for (int64_t i = 0; i < g.n_kv; i++) CHECK(lc_gguf_copy_kv(w, &g.kv[i]) == LC_OK);
-    for (int64_t i = 0; i < g.n_tensors; i++)
-        CHECK(lc_gguf_add_tensor(w, g.tensors[i].name, g.tensors[i].type, g.tensors[i].n_dims, g.tensors[i].ne) == LC_OK);
     char path[4096];
     snprintf(path, sizeof path, "%s/copy.gguf", t_tmpdir());
-    CHECK(lc_gguf_write(w, path, fill_from, &g, NULL, NULL) == LC_OK);
-    lc_gguf_writer_free(w);
+    CHECK(copy_gguf(src, path, NULL, NULL) == LC_OK);
+    lc_gguf g;
+    CHECK(lc_gguf_open(src, &g) == LC_OK);
     lc_gguf c;
     CHECK(lc_gguf_open(path, &c) == LC_OK);
     CHECK(c.n_kv == g.n_kv && c.n_tensors == g.n_tensors);
@@ -109,19 +120,9 @@ static int test_rewrite_model(void) {
 static int test_other_pretokenizer(void) {
     const char *src = t_shared("vectors/tiny/model-q8_0.gguf");
     if (!src) return T_SKIP;
-    lc_gguf g;
-    CHECK(lc_gguf_open(src, &g) == LC_OK);
-    lc_gguf_writer *w;
-    CHECK(lc_gguf_writer_new(&w) == LC_OK);
-    for (int64_t i = 0; i < g.n_kv; i++) CHECK(lc_gguf_copy_kv(w, &g.kv[i]) == LC_OK);
-    CHECK(lc_gguf_set_str(w, "tokenizer.ggml.pre", "qwen2", 5) == LC_OK);
-    for (int64_t i = 0; i < g.n_tensors; i++)
-        CHECK(lc_gguf_add_tensor(w, g.tensors[i].name, g.tensors[i].type, g.tensors[i].n_dims, g.tensors[i].ne) == LC_OK);
     char path[4096];
     snprintf(path, sizeof path, "%s/qwen-pre.gguf", t_tmpdir());
-    CHECK(lc_gguf_write(w, path, fill_from, &g, NULL, NULL) == LC_OK);
-    lc_gguf_writer_free(w);
-    lc_gguf_close(&g);
+    CHECK(copy_gguf(src, path, "tokenizer.ggml.pre", "qwen2") == LC_OK);
     lc_tok *t = NULL;
     CHECK(lc_tok_load(path, &t) == LC_ERR_UNSUPPORTED && t == NULL);
     CHECK(strstr(lc_last_error(), "qwen2"));
