@@ -35,9 +35,9 @@ mkdir -p "$W" "$OUT"
 VOCAB=${LC_DM_VOCAB:-4096}          # BPE tokens (+ 256 Llama 3.1 special tokens)
 RENDER_N=${LC_DM_RENDER_N:-2000}    # rendered chats mixed into the tokenizer corpus
 SHAPE=${LC_DM_SHAPE:-"--dim 256 --layers 6 --heads 8 --kv-heads 4 --ctx 256"}
-PRE=${LC_DM_PRE:-"--steps 500 --batch 16 --lr 2e-3 --min-lr 1e-4 --warmup 40 --wd 0.1 --val-every 50 --seed 1337"}
+PRE=${LC_DM_PRE:-"--steps 400 --batch 16 --lr 2e-3 --min-lr 1e-4 --warmup 40 --wd 0.1 --val-every 50 --seed 1337"}
 CHAT_SEED=${LC_DM_CHAT_SEED:-1}; CHAT_N=${LC_DM_CHAT_N:-8000}   # fine-tuning conversations (gen_toolchat train split)
-FT=${LC_DM_FT:-"--ctx 1024 --steps 600 --batch 8 --lr 1e-3 --min-lr 5e-5 --warmup 30 --wd 0 --val-every 100 --seed 1337"}
+FT=${LC_DM_FT:-"--ctx 1024 --steps 1200 --batch 8 --lr 1.5e-3 --min-lr 5e-5 --warmup 50 --wd 0 --val-every 100 --seed 1337"}
 EVAL_SEED=${LC_DM_EVAL_SEED:-2}; EVAL_N=${LC_DM_EVAL_N:-200}    # held-out evaluation prompts (gen_toolchat --eval-prompts)
 
 REUSE=${LC_REUSE:-0}

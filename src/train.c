@@ -577,14 +577,42 @@ typedef struct {
     int64_t perm_epoch;
 } batcher;
 
-static void make_perm(batcher *bt, const lc_tr_data *d, uint64_t seed, int64_t epoch) {
+static void shuffle_ints(int *v, int n, lc_rng *r) {
+    for (int i = n - 1; i > 0; i--) {
+        int k = (int)(lc_rng_next(r) % (uint64_t)(i + 1)), t = v[i];
+        v[i] = v[k];
+        v[k] = t;
+    }
+}
+
+static const lc_tr_data *sort_data;   /* qsort has no context argument */
+static int by_length(const void *a, const void *b) {
+    int ia = *(const int *)a, ib = *(const int *)b;
+    int la = sort_data->ex[ia].n, lb = sort_data->ex[ib].n;
+    return la != lb ? (la > lb) - (la < lb) : (ia > ib) - (ia < ib);
+}
+
+/* The epoch's order: a shuffle, then, within windows of GROUP_BATCHES batches, examples of
+ * similar length grouped into the same batch (a batch is padded to its longest example, and
+ * attention costs the square of that length) and the window's batches shuffled again. */
+enum { GROUP_BATCHES = 16 };
+
+static void make_perm(batcher *bt, const lc_tr_data *d, int B, uint64_t seed, int64_t epoch) {
     lc_rng r;
     lc_rng_seed(&r, mix3(seed, 0xE90C, (uint64_t)epoch));
-    for (int i = 0; i < d->n_train_ex; i++) bt->perm[i] = i;
-    for (int i = d->n_train_ex - 1; i > 0; i--) {
-        int k = (int)(lc_rng_next(&r) % (uint64_t)(i + 1)), t = bt->perm[i];
-        bt->perm[i] = bt->perm[k];
-        bt->perm[k] = t;
+    int n = d->n_train_ex;
+    for (int i = 0; i < n; i++) bt->perm[i] = i;
+    shuffle_ints(bt->perm, n, &r);
+    if (B > 1) {
+        int win = B * GROUP_BATCHES, nb_max = GROUP_BATCHES, order[GROUP_BATCHES], tmp[4096];
+        for (int w0 = 0; w0 + win <= n && win <= 4096; w0 += win) {
+            sort_data = d;
+            qsort(bt->perm + w0, (size_t)win, sizeof(int), by_length);
+            for (int k = 0; k < nb_max; k++) order[k] = k;
+            shuffle_ints(order, nb_max, &r);
+            for (int k = 0; k < nb_max; k++) memcpy(tmp + (size_t)k * B, bt->perm + w0 + order[k] * B, B * sizeof(int));
+            memcpy(bt->perm + w0, tmp, (size_t)win * sizeof(int));
+        }
     }
     bt->perm_epoch = epoch;
 }
@@ -614,7 +642,7 @@ static int64_t next_batch(batcher *bt, int mb, const lc_tr_data *d, lc_tr_state 
             st->epoch++;
             st->cursor = 0;
         }
-        if (bt->perm_epoch != st->epoch) make_perm(bt, d, seed, st->epoch);
+        if (bt->perm_epoch != st->epoch) make_perm(bt, d, B, seed, st->epoch);
         idx[b] = bt->perm[st->cursor++];
         T = LC_MAX(T, d->ex[idx[b]].n - 1);
     }

@@ -177,10 +177,12 @@ static json_t *tool_def(int t) {
 /* ---- shared phrasing pieces ---------------------------------------------------- */
 static const char *const prefixes[] = {
     "", "", "", "", "Hi! ", "Hey, ", "Hello. ", "Quick question: ", "Please help. ", "Excuse me, ",
-    "Hi there, ", "OK, ", HELD, "", "", "Good day! ", "Yo, ", "Sorry to bother you, ", "Hmm, ",
+    "Hi there, ", "OK, ", "Hello! ", "Hi, ", "Question: ", "Can you help? ", "Morning! ", "Right, ", "Um, ",
+    "Please, ", "Dear assistant, ", "Hey there! ", "One thing: ", "Alright, ", HELD, "", "", "Good day! ", "Yo, ", "Sorry to bother you, ", "Hmm, ",
 };
 static const char *const suffixes[] = {
-    "", "", "", "", " Thanks.", " Thank you!", " Please.", " Thanks in advance.", HELD, "", "", " Cheers!",
+    "", "", "", "", " Thanks.", " Thank you!", " Please.", " Thanks in advance.", " Thx.", " Ty!", " Quickly, please.",
+    " I'm curious.", " If you can.", " :)", " Thanks a lot!", HELD, "", "", " Cheers!",
     " Much appreciated.",
 };
 
@@ -235,6 +237,11 @@ static const char *const calc_tpl[] = {
     "Help me with some math: {0}.", "Quick math: what is {0}?", "Could you tell me what {0} equals?", "{0} = ?",
     "Do the arithmetic: {0}.", "What is the value of {0}?", "Can you do {0} for me?", "Use the calculator for {0}.",
     "How much do you get with {0}?",
+    "Work out {0}.", "Find {0}.", "Calculate {0} please.", "What is {0} exactly?", "How much does {0} make?",
+    "Could you compute {0}?", "Please calculate {0} for me.", "I want to know what {0} is.", "Math question: {0}?",
+    "Run {0} through the calculator.", "Evaluate the expression {0}.", "Can you solve {0}?",
+    "Crunch the numbers: {0}.", "Do {0} for me.", "{0} is what?", "What number is {0}?", "Please compute {0}.",
+    "I'm stuck on {0}. What is it?", "What's {0} equal to?", "Calculate this: {0}",
     HELD, "What does {0} come to?", "Figure out {0} for me.", "Mind working out {0}?", "I'd like to know {0}.",
     "Tell me the answer to {0}.", "Give me the result of {0}.",
 };
@@ -356,6 +363,11 @@ static const char *const units_tpl[] = {
     "{0} {1} in {2}?", "Can you convert {0} {1} into {2}?", "I have {0} {1}. How much is that in {2}?",
     "Please change {0} {1} to {2}.", "What's {0} {1} in {2}?", "Express {0} {1} in {2}.", "Turn {0} {1} into {2}.",
     "Convert {0} {1} into {2} please.", "How much is {0} {1} in {2}?", "I need to know {0} {1} in {2}.",
+    "{0} {1} to {2}?", "How many {2} in {0} {1}?", "Convert {0} {1} in {2}.", "What does {0} {1} equal in {2}?",
+    "Could you convert {0} {1} to {2}?", "{0} {1} is how many {2}?", "Please convert {0} {1} to {2}.",
+    "Translate {0} {1} into {2}.", "I want {0} {1} in {2}.", "Switch {0} {1} to {2}.",
+    "Convert {0} from {1} to {2}.", "My recipe says {0} {1}. What is that in {2}?", "{0} {1} equals how many {2}?",
+    "Quick conversion: {0} {1} to {2}.",
     HELD, "How much is {0} {1} when expressed in {2}?", "I need {0} {1} converted to {2}.", "Give me {0} {1} as {2}.",
     "What would {0} {1} be in {2}?", "Change {0} {1} over to {2}.",
 };
@@ -407,6 +419,20 @@ static const char *const cities[] = {
     "Osaka", "Seoul", "Beijing", "Shanghai", "Hong Kong", "Singapore", "Bangkok", "Hanoi", "Manila", "Jakarta",
     "Delhi", "Mumbai", "Karachi", "Dubai", "Istanbul", "Cairo", "Nairobi", "Lagos", "Cape Town", "Sydney",
     "Melbourne", "Auckland",
+    "Barcelona", "Valencia", "Milan", "Naples", "Florence", "Venice", "Hamburg", "Frankfurt", "Cologne",
+    "Marseille", "Nice", "Bordeaux", "Manchester", "Liverpool", "Glasgow", "Cardiff", "Belfast", "Bristol",
+    "Rotterdam", "Antwerp", "Bern", "Basel", "Salzburg", "Bratislava", "Ljubljana", "Zagreb", "Belgrade",
+    "Bucharest", "Sofia", "Kyiv", "Riga", "Tallinn", "Vilnius", "Moscow", "Tbilisi", "Baku", "Yerevan", "Tehran",
+    "Riyadh", "Doha", "Tel Aviv", "Amman", "Beirut", "Tunis", "Algiers", "Dakar", "Addis Ababa", "Kampala",
+    "Kigali", "Dar es Salaam", "Johannesburg", "Durban", "Luanda", "Harare", "Lusaka", "Abuja", "Marrakesh",
+    "Chennai", "Kolkata", "Bangalore", "Hyderabad", "Dhaka", "Colombo", "Lahore", "Islamabad", "Tashkent",
+    "Almaty", "Ulaanbaatar", "Taipei", "Busan", "Nagoya", "Sapporo", "Guangzhou", "Shenzhen", "Chengdu",
+    "Kuala Lumpur", "Phnom Penh", "Yangon", "Ho Chi Minh City", "Brisbane", "Adelaide", "Hobart",
+    "Christchurch", "Honolulu", "Anchorage", "Phoenix", "Dallas", "Atlanta", "Detroit", "Philadelphia",
+    "Washington", "San Francisco", "Portland", "Las Vegas", "Nashville", "New Orleans", "Minneapolis",
+    "Calgary", "Edmonton", "Ottawa", "Winnipeg", "Havana", "Panama City", "San Jose", "Guatemala City",
+    "Caracas", "Quito", "La Paz", "Montevideo", "Rio de Janeiro", "Brasilia", "Recife", "Medellin", "Cusco",
+    "Valparaiso", "Cordoba",
     HELD, "Reykjavik", "Edinburgh", "Krakow", "Porto", "Seville", "Munich", "Lyon", "Kyoto", "Perth",
     "San Diego", "Austin", "Quebec City", "Casablanca", "Accra", "Kathmandu", "Wellington",
 };
@@ -417,6 +443,14 @@ static const char *const weather_tpl[] = {
     "Do I need an umbrella in {0} today?", "How hot is it in {0}?", "How cold is it in {0} right now?",
     "Give me the current weather for {0}.", "Check the weather in {0}, please.", "What's it like outside in {0}?",
     "Can you look up the weather in {0}?", "Is it warm in {0} now?",
+    "What's the forecast for {0}?", "Forecast for {0} today?", "Will it rain in {0} today?",
+    "Is it snowing in {0}?", "What temperature is it in {0}?", "How warm is it in {0} today?",
+    "Should I bring a jacket in {0}?", "Is it windy in {0}?", "Look up the weather for {0}.",
+    "Weather report for {0}, please.", "Tell me how the weather is in {0}.", "Is it cold in {0}?",
+    "Is it hot in {0} today?", "I'm in {0}. Is it going to rain?", "Check {0} weather.", "{0} weather?",
+    "What's the weather like today in {0}?", "Can you check if it's raining in {0}?", "Get me the weather in {0}.",
+    "What is the temperature in {0} right now?", "Do I need a coat in {0}?", "Weather for {0}, please.",
+    "Is it nice out in {0}?", "My friend lives in {0}. How is the weather there?",
     HELD, "Any idea what the weather is doing in {0}?", "I'm heading to {0}. What's the weather there?",
     "Current conditions in {0}?", "Is it sunny in {0}?", "How's the weather over in {0}?",
 };
@@ -500,11 +534,25 @@ static const char *const q_poem[] = { "Write a short poem.", "Can you write me a
 static const char *const a_poem[] = { "Soft rain on the hill,\nthe llama stands calm and still,\nclouds drift as they will.",
                                       "A quiet night sky,\nstars drifting slowly by,\nthe moon says goodbye." };
 
+static const char *const q_fact[] = { "Tell me a fun fact.", "Do you know an interesting fact?", "Teach me something.",
+                                     HELD, "Share a fact with me." };
+static const char *const a_fact[] = { "Llamas hum to each other, and they can live for about twenty years.",
+                                      "Honey never spoils: jars from ancient Egypt were still good to eat." };
+static const char *const q_music[] = { "Do you like music?", "Can you sing?", "What is your favourite song?", HELD,
+                                       "Do you enjoy music?" };
+static const char *const a_music[] = { "I cannot hear music, but I like reading about it. Can I help with something?",
+                                       "I do not sing, but I can calculate, convert units or check the weather." };
+static const char *const q_help[] = { "I need some help.", "Can you help me?", "Help!", HELD, "Could you assist me?" };
+static const char *const a_help[] = { "Of course! What do you need?", "Sure, what can I do for you?" };
+
 static const qa plain_qa[] = {
     QA(q_hello, a_hello), QA(q_how, a_how), QA(q_who, a_who), QA(q_can, a_can), QA(q_thanks, a_thanks),
     QA(q_bye, a_bye), QA(q_joke, a_joke), QA(q_llama, a_llama), QA(q_week, a_week), QA(q_sky, a_sky),
     QA(q_spider, a_spider), QA(q_poem, a_poem),
 };
+/* more plain requests, in the train split only (their held-out phrasings stay unused, so the
+ * held-out prompts are the same as before these were added) */
+static const qa plain_qa_more[] = { QA(q_fact, a_fact), QA(q_music, a_music), QA(q_help, a_help) };
 enum { QA_THANKS = 4 };
 
 static const char *const countries[][2] = {
@@ -540,13 +588,13 @@ static void gen_plain(rng *r, bool held, exch *e, bool thanks) {
         fill(&e->answer, PICK(r, a_capital), countries[i]);
         return;
     }
-    const qa *q = &PICK(r, plain_qa);
+    const qa *q = !held && rchance(r, 0.25) ? &PICK(r, plain_qa_more) : &PICK(r, plain_qa);
     lc_buf_puts(&e->user, pick_split(r, (plist){ q->q, q->nq }, held));
     lc_buf_puts(&e->answer, q->a[rnext(r) % (uint64_t)q->na]);
 }
 
 /* ---- conversations ----------------------------------------------------------- */
-#define MAX_EXCH 3
+#define MAX_EXCH 4
 
 typedef struct conv {
     int n;
@@ -578,7 +626,10 @@ static void gen_conv(rng *r, bool held, conv *c) {
     bool first_plain = u < 0.25;
     c->any_tools = !(first_plain && rchance(r, 0.5));     /* about 12% of conversations list no tools */
     double m = runif(r);
-    c->n = m < 0.75 ? 1 : m < 0.95 ? 2 : 3;
+    /* held-out prompts: mostly one exchange; training conversations hold more exchanges, so
+     * each pass over the (long) tool definitions teaches more calls and answers */
+    if (held) c->n = m < 0.75 ? 1 : m < 0.95 ? 2 : 3;
+    else c->n = m < 0.2 ? 1 : m < 0.5 ? 2 : m < 0.8 ? 3 : 4;
     int first_tool = first_plain ? -1 : pick_tool(r);
     for (int i = 0; i < c->n; i++) {
         exch *e = &c->ex[i];
