@@ -115,6 +115,11 @@ typedef struct lc_tensor_info {
 int lc_model_load(const char *path, const lc_model_params *p, lc_model **out);
 void lc_model_free(lc_model *m);
 const lc_model_info *lc_model_get_info(const lc_model *m);
+/* the fraction (0..1) of the model's mapped files that the kernel maps with 2 MiB pages
+ * (pages not yet touched count as small), -1 where that cannot be read. Weight maps ask for
+ * transparent huge pages; page-cache pages read earlier in small folios stay small until the
+ * file leaves the page cache. */
+double lc_model_huge_page_fraction(const lc_model *m);
 const lc_tok *lc_model_tok(const lc_model *m);
 int lc_model_n_tensors(const lc_model *m);
 int lc_model_tensor(const lc_model *m, int i, lc_tensor_info *out);

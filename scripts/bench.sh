@@ -67,6 +67,9 @@ if ! skipped membw; then
     line=$("$LLAMAC" bench --membw -t "$THREADS" --json) && MEMBW=$(json_num "$line" membw_gbs)
     echo "$line"
     [ -n "$MEMBW" ] && echo "memory bandwidth: $MEMBW GB/s"
+    # for reference only: the same read from a buffer in 2 MiB pages (the targets use the plain one)
+    line=$("$LLAMAC" bench --membw --hugepages -t "$THREADS" --json) && MEMBW_HUGE=$(json_num "$line" membw_gbs)
+    echo "$line"
 fi
 
 if ! skipped models; then
@@ -134,8 +137,8 @@ fi
 if [ -s "$RESULTS" ]; then
     echo
     echo "== summary ($THREADS threads; llama.cpp = the figures in issue #3; targets: pp >= 1.5x, tg >= 1.1x and >= 90% of membw)"
-    [ -n "$MEMBW" ] && echo "membw: $MEMBW GB/s"
-    printf '%-12s %-6s %18s %9s %7s %8s %8s\n' model test "llamac t/s" llama.cpp ratio "GB/s" "% membw"
+    [ -n "$MEMBW" ] && echo "membw: $MEMBW GB/s (plain streaming read; with 2 MiB pages: ${MEMBW_HUGE:-?} GB/s)"
+    printf '%-12s %-6s %18s %9s %7s %8s %8s %9s\n' model test "llamac t/s" llama.cpp ratio "GB/s" "% membw" "2M pages"
     while read -r m line; do
         if [ "$line" = none ]; then
             printf '%-12s %-6s %18s\n' "$m" "-" "not measured"
@@ -145,13 +148,15 @@ if [ -s "$RESULTS" ]; then
         ts=$(json_num "$line" tokens_per_s)
         sd=$(json_num "$line" stddev)
         gbs=$(json_num "$line" gbs)
+        hp=$(json_num "$line" huge_pages_pct)
         set -- $(ref "$m")
         case "$test" in pp*) r=$1 ;; *) r=$2 ;; esac
-        awk -v m="$m" -v t="$test" -v ts="$ts" -v sd="$sd" -v r="$r" -v g="$gbs" -v bw="$MEMBW" 'BEGIN {
+        awk -v m="$m" -v t="$test" -v ts="$ts" -v sd="$sd" -v r="$r" -v g="$gbs" -v bw="$MEMBW" -v hp="$hp" 'BEGIN {
             ratio = (r == "-" || r == "") ? "-" : sprintf("%.2fx", ts / r)
             gb = (g == "") ? "" : sprintf("%.2f", g)
             pct = (g == "" || bw == "" || bw == 0) ? "" : sprintf("%.1f%%", 100 * g / bw)
-            printf "%-12s %-6s %10.2f ± %5.2f %9s %7s %8s %8s\n", m, t, ts, sd, r, ratio, gb, pct
+            hps = (hp == "") ? "" : sprintf("%.0f%%", hp)
+            printf "%-12s %-6s %10.2f ± %5.2f %9s %7s %8s %8s %9s\n", m, t, ts, sd, r, ratio, gb, pct, hps
         }'
     done <"$RESULTS"
 fi

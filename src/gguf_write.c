@@ -2,9 +2,11 @@
  * streamed row chunks at a time from a callback, so a 70B-shaped file never has to fit in
  * memory. Files are written to "<path>.tmp" and renamed, so a crash leaves no broken file. */
 #include "internal.h"
+
 #include "gguf_write.h"
 
 #include <errno.h>
+#include <fcntl.h>
 #include <unistd.h>
 
 typedef struct wkv {
@@ -226,6 +228,11 @@ int lc_gguf_write(lc_gguf_writer *w, const char *path, lc_gguf_fill_fn fill, voi
         if (rc == LC_OK && !bad) bad = pad_to(f, data_start + t->offset + t->nbytes, w->alignment, &p) != 0;
     }
     free(chunk);
+    /* durable before the rename (a crash leaves the old file or the whole new one); a large
+     * model then leaves the page cache, so its first load reads it back in 2 MiB pages */
+    if (!bad && rc == LC_OK && (fflush(f) != 0 || fdatasync(fileno(f)) != 0)) bad = true;
+    if (!bad && rc == LC_OK && done >= ((size_t)64 << 20))
+        (void)posix_fadvise(fileno(f), 0, 0, POSIX_FADV_DONTNEED);
     if (fclose(f) != 0) bad = true;
     if (rc == LC_OK && bad) rc = lc_fail(LC_ERR_IO, "%s: write failed: %s", tmp, strerror(errno));
     if (rc == LC_OK && rename(tmp, path) != 0) rc = lc_fail(LC_ERR_IO, "%s: %s", path, strerror(errno));

@@ -41,6 +41,7 @@ typedef struct lc_map {
 } lc_map;
 int lc_map_file(const char *path, lc_map *m);      /* LC_ERR_IO with "path: strerror" */
 void lc_unmap(lc_map *m);
+double lc_map_huge_fraction(const lc_map *m);     /* FilePmdMapped / size from /proc/self/smaps; -1 unknown */
 /* reads a whole (small) file into a malloc'd NUL-terminated buffer */
 int lc_read_file(const char *path, char **out, size_t *len, size_t max_len);
 bool lc_is_dir(const char *path);

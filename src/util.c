@@ -84,9 +84,38 @@ int lc_map_file(const char *path, lc_map *m) {
             return lc_fail(LC_ERR_IO, "mmap: %s", strerror(e));
         }
         m->data = p;
+#ifdef MADV_HUGEPAGE
+        /* 2 MiB pages where the kernel can give them: page-cache pages read through this
+         * mapping come in PMD-sized folios, so generation (which streams every weight once
+         * per token) takes 512x fewer TLB misses and prefetch restarts. A hint only. */
+        if (m->size >= ((size_t)2 << 20)) madvise(p, m->size, MADV_HUGEPAGE);
+#endif
     }
     close(fd);
     return LC_OK;
+}
+
+double lc_map_huge_fraction(const lc_map *m) {
+    if (!m || !m->data || !m->size) return 0;
+    FILE *f = fopen("/proc/self/smaps", "r");
+    if (!f) return -1;
+    char line[512];
+    bool in = false, found = false;
+    unsigned long long pmd_kb = 0;
+    uintptr_t want = (uintptr_t)m->data;
+    while (fgets(line, sizeof line, f)) {
+        unsigned long long a, b;
+        char c;
+        if (sscanf(line, "%llx-%llx %c", &a, &b, &c) == 3 && strchr(line, '-') < strchr(line, ' ')) {
+            in = a == want;
+            found |= in;
+        } else if (in && sscanf(line, "FilePmdMapped: %llu kB", &pmd_kb) == 1) {
+            break;
+        }
+    }
+    fclose(f);
+    if (!found) return -1;
+    return LC_MIN(1.0, (double)pmd_kb * 1024.0 / (double)m->size);
 }
 
 void lc_unmap(lc_map *m) {

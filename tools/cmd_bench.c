@@ -520,6 +520,8 @@ int cmd_bench(int argc, char **argv) {
                     printf(", \"bytes_per_token\": %.0f, \"gbs\": %.4f", bpt, gbs);
                     if (membw && mb.gbs > 0)
                         printf(", \"membw_gbs\": %.3f, \"membw_pct\": %.2f", mb.gbs, 100 * gbs / mb.gbs);
+                    double hp = lc_model_huge_page_fraction(m);
+                    if (hp >= 0) printf(", \"huge_pages_pct\": %.1f", 100 * hp);
                 }
                 printf("}\n");
             } else {
@@ -539,6 +541,12 @@ int cmd_bench(int argc, char **argv) {
         char b[32];
         printf("\ntg: %s of weights read per token, + %s of KV cache per position\n",
                human_bytes(bpt, b, sizeof b), human_bytes(bm.kv_per_cell, sz, sizeof sz));
+        double hp = lc_model_huge_page_fraction(m);
+        if (hp >= 0)
+            printf("weights mapped with 2 MiB pages: %.0f%%%s\n", 100 * hp,
+                   hp < 0.5 ? " (the file sits in the page cache in small pages: after it leaves the cache, "
+                              "e.g. `dd if=MODEL iflag=nocache count=0`, the next load maps it in huge pages)"
+                            : "");
     }
     ret = fflush(stdout) ? fail("stdout: write error") : 0;
 done:
