@@ -34,14 +34,14 @@ INLINE const float *act_d(const uint8_t *a, int n) { return (const float *)(cons
  * 16 bytes loaded at i * (block bytes - 2)) and converted at once; the scale of each block is
  * then one vpermps. Nibbles are unpacked from one broadcast load with a variable shift. */
 #ifndef PF_DIST
-#define PF_DIST 768   /* software prefetch distance in bytes along the weight rows */
+#define PF_DIST 8192   /* software prefetch distance along the weight rows: see kern_avx512.c */
 #endif
 enum { JMAX = 5 };
 
 INLINE __m256i ld256(const void *p) { return _mm256_loadu_si256((const __m256i *)p); }
 INLINE __m128i ld128(const void *p) { return _mm_loadu_si128((const __m128i *)p); }
 INLINE void pf(const uint8_t *p, int bytes) {
-    for (int o = 0; o < bytes; o += 64) _mm_prefetch((const char *)p + PF_DIST + o, _MM_HINT_T0);
+    for (int o = 0; o < bytes; o += 64) _mm_prefetch((const char *)p + PF_DIST + o, _MM_HINT_T2);
 }
 INLINE int32_t rd32(const void *p) {
     int32_t v;

@@ -39,6 +39,19 @@ void lc_model_params_default(lc_model_params *p) {
     p->lora_scale = 1.0f;
 }
 
+double lc_model_huge_page_fraction(const lc_model *m) {
+    if (!m) return -1;
+    if (m->is_gguf) return lc_map_huge_fraction(&m->gguf.map);
+    double pmd = 0, all = 0;
+    for (int i = 0; i < m->hf.n_maps; i++) {
+        double f = lc_map_huge_fraction(&m->hf.maps[i]);
+        if (f < 0) return -1;
+        pmd += f * (double)m->hf.maps[i].size;
+        all += (double)m->hf.maps[i].size;
+    }
+    return all > 0 ? pmd / all : -1;
+}
+
 const lc_model_info *lc_model_get_info(const lc_model *m) { return &m->info; }
 const lc_tok *lc_model_tok(const lc_model *m) { return m->tok; }
 int lc_model_n_tensors(const lc_model *m) { return (int)m->n_tensors; }
@@ -641,13 +654,14 @@ static void quant_task(void *arg, int ith, int nth) {
         j->c->kern->quant_act(j->w->type, j->x + (size_t)t * cols, j->c->act + (size_t)t * j->lda, cols);
 }
 
+/* Each thread takes one contiguous range of whole kernel tiles: one long stream of weights
+ * per core, which the prefetchers follow best (smaller chunks taken in turn measured slower). */
 static void matmul_task(void *arg, int ith, int nth) {
     matmul_job *j = arg;
     const lc_tensor *w = j->w;
     int rows = (int)w->ne[1], cols = (int)w->ne[0];
     size_t ldw;
     lc_type_row_bytes(w->type, cols, &ldw);
-    /* rows split in whole panels of the kernel's tile so every panel stays full */
     int tiles = (rows + LC_KERN_ROW_TILE - 1) / LC_KERN_ROW_TILE;
     int per = (tiles + nth - 1) / nth;
     int r0 = LC_MIN(ith * per * LC_KERN_ROW_TILE, rows), r1 = LC_MIN(r0 + per * LC_KERN_ROW_TILE, rows);
@@ -666,7 +680,8 @@ static void matmul(lc_ctx *c, const lc_tensor *w, const float *x, float *y, int 
     if (!c->exact && bs > 1) {
         j.quantized = true;
         j.lda = (c->kern->act_row_bytes(w->type, (int)w->ne[0]) + 63) / 64 * 64;
-        lc_pool_run(c->pool, quant_task, &j);
+        if (n == 1) quant_task(&j, 0, 1);   /* one row: not worth waking the pool */
+        else lc_pool_run(c->pool, quant_task, &j);
     }
     lc_pool_run(c->pool, matmul_task, &j);
 }
@@ -735,6 +750,24 @@ static void attn_task(void *arg, int ith, int nth) {
     }
 }
 
+/* g = silu(g) * u, elementwise, split over the pool (expf is the slow part; each element
+ * is computed the same way on any thread, so results do not depend on the thread count) */
+typedef struct {
+    float *g;
+    const float *u;
+    size_t n;
+} swiglu_job;
+
+static void swiglu_task(void *arg, int ith, int nth) {
+    swiglu_job *j = arg;
+    size_t per = (j->n + (size_t)nth - 1) / (size_t)nth, i0 = LC_MIN(j->n, per * (size_t)ith),
+           i1 = LC_MIN(j->n, i0 + per);
+    for (size_t i = i0; i < i1; i++) {
+        float g = j->g[i];
+        j->g[i] = g / (1.0f + expf(-g)) * j->u[i];
+    }
+}
+
 /* one micro-batch of n tokens whose cells are already assigned (c->ub_cell) */
 static int forward_ubatch(lc_ctx *c, const int32_t *tok, const int32_t *pos, const int32_t *seq, int n,
                           const int32_t *out_rows) {
@@ -777,10 +810,8 @@ static int forward_ubatch(lc_ctx *c, const int32_t *tok, const int32_t *pos, con
             rmsnorm(c->xn + (size_t)t * dim, c->x + (size_t)t * dim, L->ffn_norm, dim, h->norm_eps);
         matmul(c, L->gate, c->xn, c->hb, n);
         matmul(c, L->up, c->xn, c->hb2, n);
-        for (size_t i = 0; i < (size_t)n * h->ffn_dim; i++) {
-            float g = c->hb[i];
-            c->hb[i] = g / (1.0f + expf(-g)) * c->hb2[i];
-        }
+        swiglu_job sj = { .g = c->hb, .u = c->hb2, .n = (size_t)n * h->ffn_dim };
+        lc_pool_run(c->pool, swiglu_task, &sj);
         matmul(c, L->down, c->hb, c->xn, n);
         for (size_t i = 0; i < (size_t)n * dim; i++) c->x[i] += c->xn[i];
     }

@@ -116,6 +116,41 @@ static int test_quant_act_rounding(void) {
     return T_PASS;
 }
 
+/* every ISA's activation quantizer writes the scalar one's bytes: random rows, rows whose
+ * scaled values land exactly on .5 (round half away from zero), zeros and signed zeros */
+static int test_quant_act_isas(void) {
+    const lc_kern *ref = lc_kern_get("scalar");
+    const char *isas[] = { "avx2", "avx512" };
+    static float x[4096];
+    static uint8_t a[4 * 4096 + 64], b[4 * 4096 + 64];
+    for (size_t q = 0; q < LC_ARRAY_LEN(isas); q++) {
+        const lc_kern *k = lc_kern_get(isas[q]);
+        if (!k) continue;
+        for (size_t ti = 0; ti < LC_ARRAY_LEN(types); ti++) {
+            int t = types[ti];
+            for (int pass = 0; pass < 4; pass++) {
+                int n = pass == 3 ? 4096 : 512 + 256 * pass;
+                fill_act(x, n);
+                if (pass == 1)   /* amax 127 -> d 1: the halves stay halves */
+                    for (int i = 0; i < n; i++) x[i] = i % 32 == 0 ? 127.0f : (float)((i * 37) % 255 - 127) + 0.5f;
+                if (pass == 2)
+                    for (int i = 0; i < n; i += 3) x[i] = i % 2 ? -0.0f : 0.0f;
+                if (pass == 2)
+                    for (int i = 0; i < 256; i++) x[i] = 0;   /* an all-zero block */
+                size_t rb = ref->act_row_bytes(t, n);
+                CHECK(rb > 0 && rb <= sizeof a);
+                memset(a, 0x5a, sizeof a);
+                memset(b, 0x5a, sizeof b);
+                ref->quant_act(t, x, a, n);
+                k->quant_act(t, x, b, n);
+                CHECKF(!memcmp(a, b, sizeof a), "%s quant_act %s n=%d pass %d differs from scalar", isas[q],
+                       lc_type_name(t), n, pass);
+            }
+        }
+    }
+    return T_PASS;
+}
+
 /* ---- gemm against scalar / exact ---------------------------------------------- */
 typedef struct {
     int t, n, nr, nc;
@@ -326,6 +361,7 @@ static int test_select(void) {
 const lc_test_case tests_kernels[] = {
     { "kernels_select", test_select },
     { "kernels_quant_act", test_quant_act_rounding },
+    { "kernels_quant_act_isas", test_quant_act_isas },
     { "kernels_scalar", test_scalar },
     { "kernels_dot_axpy", test_dot_axpy },
     { "kernels_avx2", test_avx2 },
