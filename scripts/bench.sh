@@ -2,7 +2,8 @@
 # bench.sh - `make bench`: the figures of issue #3 on this machine, plus the tokenizer and
 # training helpers. Numbers only; nothing is asserted (speed is never a test).
 #
-#   1. memory bandwidth: llamac bench --membw (streaming read, same threads)
+#   1. memory bandwidth: llamac bench --membw (streaming read, same threads; the targets use
+#      this plain one), and the same read from 2 MiB pages for reference
 #   2. llamac bench -p 512 -n 128 --json for the 1B shape at Q8_0 and Q4_0 and the 8B shape
 #      at Q4_0 and Q4_K_M (random weights, real shapes: llamac make-model), 2 threads
 #   3. a summary table: tokens/s, the ratio to llama.cpp's figures from the issue, and the
@@ -61,6 +62,7 @@ echo "load average: $(cut -d' ' -f1-3 /proc/loadavg 2>/dev/null) (other work on 
 echo "model cache: $DIR"
 
 MEMBW=""
+MEMBW_HUGE=""
 if ! skipped membw; then
     echo
     echo "== memory bandwidth ($THREADS threads)"

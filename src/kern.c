@@ -1,6 +1,6 @@
 /* kern.c - kernel dispatch (CPU detection, LLAMAC_ISA) and the portable scalar kernels,
- * which are the test oracle for every SIMD path. The activation quantizer here is shared
- * by all ISAs, so every path sees the same 8-bit activations (see kernels.h). */
+ * which are the test oracle for every SIMD path. The activation quantizer here defines the
+ * 8-bit activations every path sees (kernels.h); SIMD versions must write the same bytes. */
 #include "internal.h"
 #include "kernels.h"
 

@@ -34,7 +34,8 @@ INLINE const float *act_d(const uint8_t *a, int n) { return (const float *)(cons
  * 16 bytes loaded at i * (block bytes - 2)) and converted at once; the scale of each block is
  * then one vpermps. Nibbles are unpacked from one broadcast load with a variable shift. */
 #ifndef PF_DIST
-#define PF_DIST 8192   /* software prefetch distance along the weight rows: see kern_avx512.c */
+#define PF_DIST 8192   /* prefetch distance along the weight rows (see kern_avx512.c): on the AVX2
+                          path 1B Q4_0 generation went from 24.2 (768 B) to 32.2 tokens/s */
 #endif
 enum { JMAX = 5 };
 

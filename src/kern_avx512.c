@@ -918,9 +918,8 @@ static void gemm_exact_avx512(int t, int n, const void *w, size_t ldw, const flo
     }
 }
 
-/* ---- attention helpers --------------------------------------------------------- */
 /* ---- activation quantizer: the layout and the numbers of lc_kern_quant_act (kernels.h),
- * bit for bit. roundf is round-half-away-from-zero: truncate, then step away from zero
+ * bit for bit on finite input. roundf is round-half-away-from-zero: truncate, then step away from zero
  * where the dropped fraction is >= 0.5 (x - trunc(x) is exact at these magnitudes). ---- */
 INLINE __m512 round_away(__m512 v) {
     __m512 t = _mm512_roundscale_ps(v, _MM_FROUND_TO_ZERO | _MM_FROUND_NO_EXC);
@@ -948,13 +947,16 @@ static void quant_act_avx512(int wtype, const float *x, void *dst, int n) {
         d[b] = dd;
         const __m512 vid = _mm512_set1_ps(id);
         for (int j = 0; j < bs; j += sub) {
-            __m512i q0 = _mm512_cvttps_epi32(round_away(_mm512_mul_ps(_mm512_loadu_ps(xb + j), vid)));
-            __m512i sum = q0;
-            _mm_storeu_si128((__m128i *)(void *)(qs + (size_t)b * bs + j), _mm512_cvtepi32_epi8(q0));
+            /* the sums add the stored int8 values (as the scalar code does), so even a row with
+             * non-finite values cannot overflow them */
+            __m128i b0 = _mm512_cvtepi32_epi8(_mm512_cvttps_epi32(round_away(_mm512_mul_ps(_mm512_loadu_ps(xb + j), vid))));
+            __m512i sum = _mm512_cvtepi8_epi32(b0);
+            _mm_storeu_si128((__m128i *)(void *)(qs + (size_t)b * bs + j), b0);
             if (sub == 32) {
-                __m512i q1 = _mm512_cvttps_epi32(round_away(_mm512_mul_ps(_mm512_loadu_ps(xb + j + 16), vid)));
-                _mm_storeu_si128((__m128i *)(void *)(qs + (size_t)b * bs + j + 16), _mm512_cvtepi32_epi8(q1));
-                sum = _mm512_add_epi32(sum, q1);
+                __m128i b1 = _mm512_cvtepi32_epi8(
+                    _mm512_cvttps_epi32(round_away(_mm512_mul_ps(_mm512_loadu_ps(xb + j + 16), vid))));
+                _mm_storeu_si128((__m128i *)(void *)(qs + (size_t)b * bs + j + 16), b1);
+                sum = _mm512_add_epi32(sum, _mm512_cvtepi8_epi32(b1));
             }
             int si = (b * bs + j) / sub, tot = _mm512_reduce_add_epi32(sum);
             switch (wtype) {
@@ -968,6 +970,7 @@ static void quant_act_avx512(int wtype, const float *x, void *dst, int n) {
     }
 }
 
+/* ---- attention helpers --------------------------------------------------------- */
 static float dot_f32_avx512(const float *a, const float *b, int n) {
     __m512 s0 = _mm512_setzero_ps(), s1 = _mm512_setzero_ps();
     int i = 0;

@@ -51,7 +51,8 @@ enum { LC_KERN_ROW_TILE = 32 };
 /* ---- internal: the per-ISA tables (kern_avx2.c, kern_avx512.c); NULL when not compiled in ---- */
 const lc_kern *lc_kern_avx2_table(void);
 const lc_kern *lc_kern_avx512_table(void);
-/* shared by every ISA (kern.c): the portable activation quantizer and layout */
+/* kern.c: the activation layout and the portable quantizer (the reference: an ISA may use a faster
+ * quantizer of its own that writes the same bytes, as avx512 does) */
 size_t lc_kern_act_row_bytes(int wtype, int n);
 void lc_kern_quant_act(int wtype, const float *x, void *dst, int n);
 

@@ -585,17 +585,17 @@ static void shuffle_ints(int *v, int n, lc_rng *r) {
     }
 }
 
-static const lc_tr_data *sort_data;   /* qsort has no context argument */
+typedef struct { int n, idx; } len_idx;
 static int by_length(const void *a, const void *b) {
-    int ia = *(const int *)a, ib = *(const int *)b;
-    int la = sort_data->ex[ia].n, lb = sort_data->ex[ib].n;
-    return la != lb ? (la > lb) - (la < lb) : (ia > ib) - (ia < ib);
+    const len_idx *x = a, *y = b;
+    return x->n != y->n ? (x->n > y->n) - (x->n < y->n) : (x->idx > y->idx) - (x->idx < y->idx);
 }
 
 /* The epoch's order: a shuffle, then, within windows of GROUP_BATCHES batches, examples of
  * similar length grouped into the same batch (a batch is padded to its longest example, and
- * attention costs the square of that length) and the window's batches shuffled again. */
-enum { GROUP_BATCHES = 16 };
+ * attention costs the square of that length) and the window's batches shuffled again. The
+ * order depends on the batch size (resuming with another --batch changes it). */
+enum { GROUP_BATCHES = 16, GROUP_MAX = 4096 };
 
 static void make_perm(batcher *bt, const lc_tr_data *d, int B, uint64_t seed, int64_t epoch) {
     lc_rng r;
@@ -603,14 +603,17 @@ static void make_perm(batcher *bt, const lc_tr_data *d, int B, uint64_t seed, in
     int n = d->n_train_ex;
     for (int i = 0; i < n; i++) bt->perm[i] = i;
     shuffle_ints(bt->perm, n, &r);
-    if (B > 1) {
-        int win = B * GROUP_BATCHES, nb_max = GROUP_BATCHES, order[GROUP_BATCHES], tmp[4096];
-        for (int w0 = 0; w0 + win <= n && win <= 4096; w0 += win) {
-            sort_data = d;
-            qsort(bt->perm + w0, (size_t)win, sizeof(int), by_length);
-            for (int k = 0; k < nb_max; k++) order[k] = k;
-            shuffle_ints(order, nb_max, &r);
-            for (int k = 0; k < nb_max; k++) memcpy(tmp + (size_t)k * B, bt->perm + w0 + order[k] * B, B * sizeof(int));
+    int win = B * GROUP_BATCHES;
+    if (B > 1 && win <= GROUP_MAX) {   /* larger batches: no grouping */
+        static _Thread_local len_idx li[GROUP_MAX];
+        int order[GROUP_BATCHES], tmp[GROUP_MAX];
+        for (int w0 = 0; w0 + win <= n; w0 += win) {
+            for (int k = 0; k < win; k++) li[k] = (len_idx){ d->ex[bt->perm[w0 + k]].n, bt->perm[w0 + k] };
+            qsort(li, (size_t)win, sizeof *li, by_length);
+            for (int k = 0; k < GROUP_BATCHES; k++) order[k] = k;
+            shuffle_ints(order, GROUP_BATCHES, &r);
+            for (int k = 0; k < GROUP_BATCHES; k++)
+                for (int b = 0; b < B; b++) tmp[k * B + b] = li[order[k] * B + b].idx;
             memcpy(bt->perm + w0, tmp, (size_t)win * sizeof(int));
         }
     }
@@ -637,8 +640,11 @@ static int64_t next_batch(batcher *bt, int mb, const lc_tr_data *d, lc_tr_state 
         return (int64_t)B * T;
     }
     int idx[4096], T = 1;
+    /* an epoch is a whole number of batches (the last n % B shuffled examples wait for the
+     * next epoch), so batches stay aligned with the length groups of make_perm */
+    int n_epoch = d->n_train_ex >= B ? d->n_train_ex - d->n_train_ex % B : d->n_train_ex;
     for (int b = 0; b < B; b++) {
-        if (st->cursor >= d->n_train_ex) {
+        if (st->cursor >= n_epoch) {
             st->epoch++;
             st->cursor = 0;
         }

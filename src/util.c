@@ -99,22 +99,24 @@ double lc_map_huge_fraction(const lc_map *m) {
     if (!m || !m->data || !m->size) return 0;
     FILE *f = fopen("/proc/self/smaps", "r");
     if (!f) return -1;
-    char line[512];
-    bool in = false, found = false;
+    char line[1024];
+    bool in = false, found = false, have = false;
     unsigned long long pmd_kb = 0;
     uintptr_t want = (uintptr_t)m->data;
     while (fgets(line, sizeof line, f)) {
         unsigned long long a, b;
         char c;
-        if (sscanf(line, "%llx-%llx %c", &a, &b, &c) == 3 && strchr(line, '-') < strchr(line, ' ')) {
+        const char *dash = strchr(line, '-'), *sp = strchr(line, ' ');
+        if (dash && sp && dash < sp && sscanf(line, "%llx-%llx %c", &a, &b, &c) == 3) {
             in = a == want;
             found |= in;
         } else if (in && sscanf(line, "FilePmdMapped: %llu kB", &pmd_kb) == 1) {
+            have = true;
             break;
         }
     }
     fclose(f);
-    if (!found) return -1;
+    if (!found || !have) return -1;   /* kernels before 5.4 have no FilePmdMapped line */
     return LC_MIN(1.0, (double)pmd_kb * 1024.0 / (double)m->size);
 }
 

@@ -45,13 +45,14 @@ const char USAGE_BENCH[] =
     "  --isa NAME             kernel set: scalar, avx2, avx512 (default: $LLAMAC_ISA or the\n"
     "                         best this CPU runs)\n"
     "  --json                 one JSON object per test and line: test, threads, tokens_per_s,\n"
-    "                         stddev, samples_ts, and for tg bytes_per_token and gbs; --membw\n"
-    "                         prints {\"membw_gbs\": X, \"threads\": N, ...}\n"
+    "                         stddev, samples_ts, and for tg bytes_per_token, gbs and\n"
+    "                         huge_pages_pct (share of the model file mapped in 2 MiB pages);\n"
+    "                         --membw prints {\"membw_gbs\": X, \"threads\": N, ...}\n"
     "  --membw                measure the streaming read bandwidth\n"
     "  --membw-size SIZE      buffer of the read test, with K, M or G (powers of 1024)\n"
     "                         (default 1G; tests use small ones, which caches may serve)\n"
-    "  --hugepages            ask for transparent huge pages for that buffer (model weights\n"
-    "                         are mapped from the file in small pages; default off)\n"
+    "  --hugepages            ask for transparent huge pages for that buffer (default off:\n"
+    "                         small pages; the model mapping always asks for huge pages)\n"
     "  --verbose              load progress on stderr\n"
     "  -h, --help             this text\n";
 
@@ -544,8 +545,10 @@ int cmd_bench(int argc, char **argv) {
         double hp = lc_model_huge_page_fraction(m);
         if (hp >= 0)
             printf("weights mapped with 2 MiB pages: %.0f%%%s\n", 100 * hp,
-                   hp < 0.5 ? " (the file sits in the page cache in small pages: after it leaves the cache, "
-                              "e.g. `dd if=MODEL iflag=nocache count=0`, the next load maps it in huge pages)"
+                   hp < 0.5 ? " (transparent huge pages off, a file system without large page-cache "
+                              "folios, or the file sits in the cache in small pages: after it leaves the "
+                              "cache, e.g. `dd if=MODEL iflag=nocache count=0`, the next load may map it in "
+                              "huge pages)"
                             : "");
     }
     ret = fflush(stdout) ? fail("stdout: write error") : 0;
