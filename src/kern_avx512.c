@@ -45,12 +45,13 @@ INLINE const float *act_d(const uint8_t *a, int n) { return (const float *)(cons
  * float scale vector undoes the 16 (exact: a power of two). The fp16 block scales of 8 blocks
  * are gathered with one vpermt2w from the bytes around them; int32 block dots are converted
  * and multiplied by the per-lane scale (vpermps of the 8 or 16 scales). */
-/* Software prefetch 8 KiB ahead along the weight rows (into L2): far enough to cover the
+/* Software prefetch 12 KiB ahead along the weight rows (into L2): far enough to cover the
  * memory latency at full streaming speed and to run across the 4 KiB boundaries where the
- * hardware prefetcher stops. Measured on 1B Q4_0 generation, 2 threads: 768 B ahead (L1)
- * 26.4 tokens/s, 1.5 KiB 30.6, 4 KiB 33.8, 8 KiB 34.1, 16 KiB 32.9, none 21.6. */
+ * hardware prefetcher stops. Measured, generation with 2 threads, tokens/s: 1B Q4_0 with
+ * 768 B ahead (L1) 26.4, 1.5 KiB 30.6, 4 KiB 33.8, 8 KiB 34.1, none 21.6; 8 KiB vs 12 KiB
+ * vs 16 KiB: 1B Q4_0 34.7 / 34.6 / 34.6, 8B Q4_0 5.67 / 6.05 / 5.94, 1B Q8_0 19.4 / 20.2. */
 #ifndef PF_DIST
-#define PF_DIST 8192
+#define PF_DIST 12288
 #endif
 enum { JMAX = 5 };     /* columns per pass: gemm_rows handles nc < NC_PACK in one pass */
 
