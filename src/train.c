@@ -911,25 +911,19 @@ int lc_train_run(lc_train_opts *o) {
                 fprintf(stderr, "%sstep %d/%d loss %.4f%s lr %.2e tok/s %.0f eta %s%s", tty ? "\r\033[K" : "", step + 1,
                         o->steps, loss, vb, lr, tps, e, tty && !line ? "" : "\n");
         }
-        if (o->cancel && *o->cancel && !last) {
+        /* Ctrl-C or --stop-at before the last step: a checkpoint (if asked for), then stop */
+        bool cancelled = o->cancel && *o->cancel;
+        if (!last && (cancelled || (o->stop_at > 0 && step + 1 == o->stop_at))) {
             st.step = step + 1;
             if (o->ckpt_path && (rc = lc_tr_save(m, o->ckpt_path, o->out_f16, tok_src, o->chat_template_path, o->name,
                                                  &st, o->seed, o->steps)))
                 goto done;
             o->final_loss = loss;
             o->final_val_loss = last_val;
-            rc = lc_fail(LC_ERR_CANCELLED, "train: interrupted after step %d of %d%s%s", step + 1, o->steps,
-                         o->ckpt_path ? "; checkpoint written to " : "; no checkpoint written",
-                         o->ckpt_path ? o->ckpt_path : "");
-            goto done;
-        }
-        if (o->stop_at > 0 && step + 1 == o->stop_at && !last) {
-            st.step = step + 1;
-            if (o->ckpt_path && (rc = lc_tr_save(m, o->ckpt_path, o->out_f16, tok_src, o->chat_template_path, o->name,
-                                                 &st, o->seed, o->steps)))
-                goto done;
-            o->final_loss = loss;
-            o->final_val_loss = last_val;
+            if (cancelled)
+                rc = lc_fail(LC_ERR_CANCELLED, "train: interrupted after step %d of %d%s%s", step + 1, o->steps,
+                             o->ckpt_path ? "; checkpoint written to " : "; no checkpoint written",
+                             o->ckpt_path ? o->ckpt_path : "");
             goto done;
         }
         if (o->ckpt_path && !last && o->ckpt_every > 0 && (step + 1) % o->ckpt_every == 0) {
