@@ -8,7 +8,11 @@
 #      at Q4_0 and Q4_K_M (random weights, real shapes: llamac make-model), 2 threads
 #   3. a summary table: tokens/s, the ratio to llama.cpp's figures from the issue, and the
 #      bandwidth generation reaches as a share of --membw
-#   4. tokenizer encoding speed (build/bench_tok_bench), 5. training (build/bench_train_bench)
+#   4. llama.cpp on the same files, threads and method (scripts/llamacpp_bench.c against the
+#      prebuilt CPU libraries of the npm package @node-llama-cpp/linux-x64, fetched once into the
+#      model cache; skipped with a note when npm or the registry is not there): the summary then
+#      compares with those figures, measured in this run, instead of the issue's
+#   5. tokenizer encoding speed (build/bench_tok_bench), 6. training (build/bench_train_bench)
 #
 # Model files are made on first use and kept in $LLAMAC_BENCH_DIR (default
 # ~/.cache/llamac-bench), outside the repository. Making them takes time once: ~25 s for a
@@ -24,7 +28,8 @@
 #   LLAMAC_BENCH_THREADS   threads (default 2, as in the issue)
 #   LLAMAC_BENCH_REPS      repetitions per test (default 3)
 #   LLAMAC_BENCH_NO_MAKE=1 skip models whose file is not there yet instead of making them
-#   LLAMAC_BENCH_SKIP      space-separated sections to skip: membw models tokenizer training
+#   LLAMAC_BENCH_SKIP      space-separated sections to skip: membw models llamacpp tokenizer
+#                          training tools
 BUILD=${BUILD:-build}
 LLAMAC=${LLAMAC:-./llamac}
 SHARED=${LC_SHARED:-../shared}
@@ -34,9 +39,41 @@ THREADS=${LLAMAC_BENCH_THREADS:-2}
 REPS=${LLAMAC_BENCH_REPS:-3}
 SKIP=" ${LLAMAC_BENCH_SKIP:-} "
 RESULTS=$(mktemp "${TMPDIR:-/tmp}/llamac-bench.XXXXXX") || exit 1
-trap 'rm -f "$RESULTS"' EXIT INT TERM
+trap 'rm -f "$RESULTS" "$RESULTS.lcpp"' EXIT INT TERM
 
 skipped() { case "$SKIP" in *" $1 "*) return 0 ;; esac; return 1; }
+
+# llama.cpp, for the side-by-side figures: the CPU libraries of one pinned release of the npm
+# package (built for x86-64 with run-time CPU dispatch), unpacked into the model cache. Sets
+# LCPP_LIB and LCPP_BENCH, or says why not.
+LCPP_VERSION=3.22.1
+LCPP_LIB=""
+LCPP_BENCH=""
+llamacpp_setup() {
+    skipped llamacpp && return 1
+    [ "$(uname -m)" = x86_64 ] || { echo "llama.cpp: skipped (the prebuilt libraries are x86-64 only)"; return 1; }
+    d="$DIR/llamacpp-$LCPP_VERSION"
+    if [ ! -f "$d/bins/linux-x64/libllama.v0.5.0.so" ]; then
+        command -v npm >/dev/null 2>&1 || { echo "llama.cpp: skipped (npm not installed)"; return 1; }
+        echo "llama.cpp: fetching @node-llama-cpp/linux-x64@$LCPP_VERSION (once, ~30 MB)"
+        tmp=$(mktemp -d "${TMPDIR:-/tmp}/llamac-lcpp.XXXXXX") || return 1
+        if ! (cd "$tmp" && npm pack --silent "@node-llama-cpp/linux-x64@$LCPP_VERSION" >/dev/null 2>&1) ||
+            ! mkdir -p "$d" || ! tar xzf "$tmp"/*.tgz -C "$d" --strip-components=1; then
+            echo "llama.cpp: skipped (could not fetch the npm package)"
+            rm -rf "$tmp" "$d"
+            return 1
+        fi
+        rm -rf "$tmp"
+    fi
+    LCPP_LIB="$d/bins/linux-x64"
+    LCPP_BENCH="$BUILD/llamacpp_bench"
+    if ! ${CC:-cc} -O2 -o "$LCPP_BENCH" scripts/llamacpp_bench.c -ldl -lm; then
+        echo "llama.cpp: skipped (scripts/llamacpp_bench.c did not build)"
+        LCPP_BENCH=""
+        return 1
+    fi
+    echo "llama.cpp: $LCPP_LIB (npm @node-llama-cpp/linux-x64@$LCPP_VERSION)"
+}
 
 # a number field of one of our JSON lines: json_num LINE KEY
 json_num() {
@@ -76,6 +113,8 @@ fi
 
 if ! skipped models; then
     mkdir -p "$DIR" || exit 1
+    echo
+    llamacpp_setup
     for m in $MODELS; do
         shape=${m%%:*}
         type=${m#*:}
@@ -95,10 +134,22 @@ if ! skipped models; then
                 continue
             fi
         fi
+        # Start from the file on disk, as after a download or a reboot: the first mapping with
+        # MADV_HUGEPAGE then reads it into 2 MiB page-cache folios. Pages cached long ago get
+        # split up over time (reclaim), and generation from 4 KiB pages runs ~10% slower
+        # (huge_pages_pct in the table says what this run got). llama.cpp runs after, on the
+        # same cached file.
+        dd if="$file" iflag=nocache count=0 2>/dev/null
         "$LLAMAC" bench -m "$file" -p 512 -n 128 -r "$REPS" -t "$THREADS" --json | while IFS= read -r line; do
             echo "$line"
             echo "$m $line" >>"$RESULTS"
         done
+        if [ -n "$LCPP_BENCH" ]; then
+            "$LCPP_BENCH" "$LCPP_LIB" "$file" "$THREADS" 512 128 "$REPS" | while IFS= read -r line; do
+                echo "$line"
+                echo "$m $line" >>"$RESULTS.lcpp"
+            done
+        fi
     done
 fi
 
@@ -138,7 +189,11 @@ fi
 
 if [ -s "$RESULTS" ]; then
     echo
-    echo "== summary ($THREADS threads; llama.cpp = the figures in issue #3; targets: pp >= 1.5x, tg >= 1.1x and >= 90% of membw)"
+    if [ -s "$RESULTS.lcpp" ]; then
+        echo "== summary ($THREADS threads; llama.cpp = measured above, same files and threads; targets: pp >= 1.5x, tg >= 1.1x and >= 90% of membw)"
+    else
+        echo "== summary ($THREADS threads; llama.cpp = the figures in issue #3; targets: pp >= 1.5x, tg >= 1.1x and >= 90% of membw)"
+    fi
     [ -n "$MEMBW" ] && echo "membw: $MEMBW GB/s (plain streaming read; with 2 MiB pages: ${MEMBW_HUGE:-?} GB/s)"
     printf '%-12s %-6s %18s %9s %7s %8s %8s %9s\n' model test "llamac t/s" llama.cpp ratio "GB/s" "% membw" "2M pages"
     while read -r m line; do
@@ -153,6 +208,9 @@ if [ -s "$RESULTS" ]; then
         hp=$(json_num "$line" huge_pages_pct)
         set -- $(ref "$m")
         case "$test" in pp*) r=$1 ;; *) r=$2 ;; esac
+        # llama.cpp measured in this run, where it was
+        lc=$(grep -F "$m {" "$RESULTS.lcpp" 2>/dev/null | grep -F "\"test\": \"$test\"" | head -1)
+        [ -n "$lc" ] && r=$(json_num "$lc" tokens_per_s) && r=$(printf '%.2f' "$r")
         awk -v m="$m" -v t="$test" -v ts="$ts" -v sd="$sd" -v r="$r" -v g="$gbs" -v bw="$MEMBW" -v hp="$hp" 'BEGIN {
             ratio = (r == "-" || r == "") ? "-" : sprintf("%.2fx", ts / r)
             gb = (g == "") ? "" : sprintf("%.2f", g)
