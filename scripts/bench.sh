@@ -39,7 +39,7 @@ THREADS=${LLAMAC_BENCH_THREADS:-2}
 REPS=${LLAMAC_BENCH_REPS:-3}
 SKIP=" ${LLAMAC_BENCH_SKIP:-} "
 RESULTS=$(mktemp "${TMPDIR:-/tmp}/llamac-bench.XXXXXX") || exit 1
-trap 'rm -f "$RESULTS" "$RESULTS.lcpp"' EXIT INT TERM
+trap 'rm -f "$RESULTS" "$RESULTS.lcpp" "$RESULTS.bw"' EXIT INT TERM
 
 skipped() { case "$SKIP" in *" $1 "*) return 0 ;; esac; return 1; }
 
@@ -140,6 +140,13 @@ if ! skipped models; then
         # (huge_pages_pct in the table says what this run got). llama.cpp runs after, on the
         # same cached file.
         dd if="$file" iflag=nocache count=0 2>/dev/null
+        # The bandwidth of this machine drifts by 10-15% over minutes (a shared VM here): the
+        # share of membw that generation reaches is also given against a --membw read taken
+        # just before this model's run.
+        if ! skipped membw; then
+            line=$("$LLAMAC" bench --membw -t "$THREADS" --json) && echo "$m $(json_num "$line" membw_gbs)" >>"$RESULTS.bw"
+            echo "$line"
+        fi
         "$LLAMAC" bench -m "$file" -p 512 -n 128 -r "$REPS" -t "$THREADS" --json | while IFS= read -r line; do
             echo "$line"
             echo "$m $line" >>"$RESULTS"
@@ -194,8 +201,8 @@ if [ -s "$RESULTS" ]; then
     else
         echo "== summary ($THREADS threads; llama.cpp = the figures in issue #3; targets: pp >= 1.5x, tg >= 1.1x and >= 90% of membw)"
     fi
-    [ -n "$MEMBW" ] && echo "membw: $MEMBW GB/s (plain streaming read; with 2 MiB pages: ${MEMBW_HUGE:-?} GB/s)"
-    printf '%-12s %-6s %18s %9s %7s %8s %8s %9s\n' model test "llamac t/s" llama.cpp ratio "GB/s" "% membw" "2M pages"
+    [ -n "$MEMBW" ] && echo "membw: $MEMBW GB/s (plain streaming read; with 2 MiB pages: ${MEMBW_HUGE:-?} GB/s); % adj.: of the read just before that model ($(tr '\n' ' ' <"$RESULTS.bw" 2>/dev/null))"
+    printf '%-12s %-6s %18s %9s %7s %8s %8s %8s %9s\n' model test "llamac t/s" llama.cpp ratio "GB/s" "% membw" "% adj." "2M pages"
     while read -r m line; do
         if [ "$line" = none ]; then
             printf '%-12s %-6s %18s\n' "$m" "-" "not measured"
@@ -211,12 +218,14 @@ if [ -s "$RESULTS" ]; then
         # llama.cpp measured in this run, where it was
         lc=$(grep -F "$m {" "$RESULTS.lcpp" 2>/dev/null | grep -F "\"test\": \"$test\"" | head -1)
         [ -n "$lc" ] && r=$(json_num "$lc" tokens_per_s) && r=$(printf '%.2f' "$r")
-        awk -v m="$m" -v t="$test" -v ts="$ts" -v sd="$sd" -v r="$r" -v g="$gbs" -v bw="$MEMBW" -v hp="$hp" 'BEGIN {
+        bwa=$(grep -F "$m " "$RESULTS.bw" 2>/dev/null | head -1 | cut -d' ' -f2)
+        awk -v m="$m" -v t="$test" -v ts="$ts" -v sd="$sd" -v r="$r" -v g="$gbs" -v bw="$MEMBW" -v bwa="$bwa" -v hp="$hp" 'BEGIN {
             ratio = (r == "-" || r == "") ? "-" : sprintf("%.2fx", ts / r)
             gb = (g == "") ? "" : sprintf("%.2f", g)
             pct = (g == "" || bw == "" || bw == 0) ? "" : sprintf("%.1f%%", 100 * g / bw)
+            pcta = (g == "" || bwa == "" || bwa == 0) ? "" : sprintf("%.1f%%", 100 * g / bwa)
             hps = (hp == "") ? "" : sprintf("%.0f%%", hp)
-            printf "%-12s %-6s %10.2f ± %5.2f %9s %7s %8s %8s %9s\n", m, t, ts, sd, r, ratio, gb, pct, hps
+            printf "%-12s %-6s %10.2f ± %5.2f %9s %7s %8s %8s %8s %9s\n", m, t, ts, sd, r, ratio, gb, pct, pcta, hps
         }'
     done <"$RESULTS"
 fi
