@@ -54,6 +54,9 @@ static struct {
     void *(*get_memory)(void *);
     void (*memory_clear)(void *, bool);
     int32_t (*n_threads)(void *);
+    batch_t (*batch_init)(int32_t, int32_t, int32_t);
+    void (*batch_free)(batch_t);
+    float *(*get_logits_ith)(void *, int32_t);
     const void *(*model_get_vocab)(const void *);
     int32_t (*vocab_n_tokens)(const void *);
 } L;
@@ -102,6 +105,9 @@ static int bind(const char *libdir) {
     SYM(get_memory, "llama_get_memory");
     SYM(memory_clear, "llama_memory_clear");
     SYM(n_threads, "llama_n_threads");
+    SYM(batch_init, "llama_batch_init");
+    SYM(batch_free, "llama_batch_free");
+    SYM(get_logits_ith, "llama_get_logits_ith");
     SYM(model_get_vocab, "llama_model_get_vocab");
     SYM(vocab_n_tokens, "llama_vocab_n_tokens");
 #undef SYM
@@ -158,10 +164,88 @@ static int run_test(void *model, int threads, int pp, int tg, int reps, double *
     return rc;
 }
 
+/* --logits: llama.cpp's logits of the tokens (one sequence from position 0) against those
+ * `llamac logits` wrote to ref (n_tokens * n_vocab float32); prints one JSON line */
+static int compare_logits(void *model, const char *ids, const char *ref) {
+    int32_t tok[512];
+    int n = 0;
+    for (const char *p = ids; *p && n < 512;) {
+        char *end;
+        long v = strtol(p, &end, 10);
+        if (end == p) {
+            p++;
+            continue;
+        }
+        tok[n++] = (int32_t)v;
+        p = end;
+    }
+    int n_vocab = L.vocab_n_tokens(L.model_get_vocab(model));
+    FILE *f = fopen(ref, "rb");
+    float *r = malloc(sizeof *r * (size_t)n * (size_t)n_vocab);
+    if (!n || !f || !r || fread(r, sizeof *r * (size_t)n_vocab, (size_t)n, f) != (size_t)n) {
+        fprintf(stderr, "llamacpp_bench: cannot read %d x %d logits from %s\n", n, n_vocab, ref);
+        if (f) fclose(f);
+        free(r);
+        return -1;
+    }
+    fclose(f);
+    params_buf cp = L.context_default_params();
+    uint32_t w[9];
+    memcpy(w, cp.b, sizeof w);
+    w[W_N_CTX] = w[W_N_BATCH] = w[W_N_UBATCH] = 512;
+    memcpy(cp.b, w, sizeof w);
+    void *ctx = L.init_from_model(model, cp);
+    batch_t b = L.batch_init(n, 0, 1);
+    for (int i = 0; i < n; i++) {
+        b.token[i] = tok[i], b.pos[i] = i, b.n_seq_id[i] = 1, b.seq_id[i][0] = 0, b.logits[i] = 1;
+    }
+    b.n_tokens = n;
+    int rc = !ctx || L.decode(ctx, b) ? -1 : 0;
+    double se = 0, sr = 0, maxd = 0;
+    int top_same = 0;
+    for (int i = 0; i < n && !rc; i++) {
+        const float *a = L.get_logits_ith(ctx, i), *e = r + (size_t)i * n_vocab;
+        int ta = 0, te = 0;
+        for (int k = 0; k < n_vocab; k++) {
+            double d = (double)a[k] - e[k];
+            se += d * d, sr += (double)e[k] * e[k];
+            if (fabs(d) > maxd) maxd = fabs(d);
+            if (a[k] > a[ta]) ta = k;
+            if (e[k] > e[te]) te = k;
+        }
+        top_same += ta == te;
+    }
+    if (!rc)
+        printf("{\"tokens\": %d, \"rel_rms\": %.3g, \"max_abs\": %.3g, \"top1_same\": %d}\n", n, sqrt(se / sr), maxd,
+               top_same);
+    else
+        fprintf(stderr, "llamacpp_bench: llama.cpp could not evaluate the tokens\n");
+    L.batch_free(b);
+    if (ctx) L.free_ctx(ctx);
+    free(r);
+    return rc;
+}
+
 int main(int argc, char **argv) {
+    if (argc == 6 && !strcmp(argv[1], "--logits")) {
+        if (bind(argv[2])) return 1;
+        L.log_set(quiet, NULL);
+        L.load_all_from_path(argv[2]);
+        L.backend_init();
+        void *model = L.model_load_from_file(argv[3], L.model_default_params());
+        if (!model) {
+            fprintf(stderr, "llamacpp_bench: llama.cpp could not load %s\n", argv[3]);
+            return 1;
+        }
+        int rc = compare_logits(model, argv[4], argv[5]);
+        L.model_free(model);
+        return rc ? 1 : 0;
+    }
     if (argc != 7 || !strcmp(argv[1], "--help")) {
         fprintf(stderr, "usage: llamacpp_bench LIBDIR MODEL THREADS PP TG REPS\n"
-                        "llama-bench's pp and tg tests against the llama.cpp libraries in LIBDIR (see scripts/bench.sh)\n");
+                        "       llamacpp_bench --logits LIBDIR MODEL \"ID ...\" LLAMAC_LOGITS.bin\n"
+                        "llama-bench's pp and tg tests against the llama.cpp libraries in LIBDIR (see scripts/bench.sh);\n"
+                        "--logits: llama.cpp's logits of the tokens against those `llamac logits` wrote\n");
         return argc == 2 ? 0 : 2;
     }
     int threads = atoi(argv[3]), pp = atoi(argv[4]), tg = atoi(argv[5]), reps = atoi(argv[6]);
