@@ -4,13 +4,15 @@
  * per weight type, ISA and Llama shape; -membw: a plain streaming read of a large buffer with
  * the same threads, the ceiling for matvec. Every figure is the best of -reps runs.
  * usage: kern_bench [-isa scalar|avx2|avx512]... [-type NAME]... [-shape RxN]... [-t N]...
- *                   [-nc 1] [-cols 512] [-reps 3] [-nogemm] [-exact] [-membw] [-quick] [-hot] [-cpu]
+ *                   [-nc 1] [-cols 512] [-reps 3] [-nogemm] [-exact] [-membw] [-quick] [-hot] [-cpu] [-huge]
  * -hot: one 1 MiB matrix, reused (cache-resident: the kernel's compute ceiling); -cpu: process CPU
- * time instead of wall time (less noise on a shared machine; meaningful with -t 1 only). */
+ * time instead of wall time (less noise on a shared machine; meaningful with -t 1 only); -huge: the
+ * weights and the -membw buffer in 2 MiB pages (default: 4 KiB pages). */
 #include "internal.h"
 #include "kernels.h"
 
 #include <math.h>
+#include <sys/mman.h>
 #include <time.h>
 
 static uint64_t rs = 88172645463325252ull;
@@ -26,11 +28,24 @@ static const struct { int t; const char *name; } all_types[] = {
 };
 static const int all_shapes[][2] = { { 2048, 2048 }, { 8192, 2048 }, { 2048, 8192 }, { 128256, 2048 } };
 
+/* -huge: buffers in transparent huge pages (as model files mapped by llamac usually are),
+ * else explicitly small pages */
+static bool huge;
+static void advise_pages(void *p, size_t bytes) {
+#ifdef MADV_HUGEPAGE
+    madvise(p, bytes, huge ? MADV_HUGEPAGE : MADV_NOHUGEPAGE);
+#else
+    (void)p, (void)bytes;
+#endif
+}
+
 /* one quantized row template, copied everywhere (quantizing 1 GiB would take long) */
 static uint8_t *make_rows(int t, int n, size_t rows, size_t *rb) {
     lc_type_row_bytes(t, n, rb);
-    uint8_t *w = aligned_alloc(64, (*rb * rows + 63) & ~(size_t)63);
+    size_t bytes = (*rb * rows + ((size_t)2 << 20) - 1) & ~(((size_t)2 << 20) - 1);
+    uint8_t *w = aligned_alloc((size_t)2 << 20, bytes);
     if (!w) return NULL;
+    advise_pages(w, bytes);
     float *x = malloc((size_t)n * sizeof(float));
     enum { TPL = 16 };
     for (int r = 0; r < TPL && (size_t)r < rows; r++) {
@@ -106,11 +121,12 @@ static void bw_task(void *arg, int ith, int nth) {
 }
 
 static int membw(const int *threads, int nth_list, int reps, size_t bytes) {
-    uint64_t *buf = aligned_alloc(64, bytes);
+    uint64_t *buf = aligned_alloc((size_t)2 << 20, bytes);
     if (!buf) {
         fprintf(stderr, "out of memory\n");
         return 1;
     }
+    advise_pages(buf, bytes);
     for (size_t i = 0; i < bytes / 8; i++) buf[i] = i;
     for (int q = 0; q < nth_list; q++) {
         lc_pool *pool;
@@ -155,6 +171,7 @@ int main(int argc, char **argv) {
         else if (!strcmp(argv[i], "-membw")) bw = true;
         else if (!strcmp(argv[i], "-hot")) hot = true;
         else if (!strcmp(argv[i], "-cpu")) use_cpu = true;
+        else if (!strcmp(argv[i], "-huge")) huge = true;
         else {
             fprintf(stderr,
                     "usage: %s [-isa I]... [-type T]... [-shape RxN]... [-t N]... [-nc 1] [-cols C] [-reps R]\n"
