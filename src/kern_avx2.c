@@ -438,72 +438,16 @@ INLINE void deq_row(const int JB, int t, const uint8_t *w, int len, float *y, co
     }
 }
 
-static void gemm_exact_avx2(int t, int n, const void *w, size_t ldw, const float *x, size_t ldx, float *y,
-                            size_t ldy, int nr, int nc) {
-    if (t == LC_TYPE_F32 || t == LC_TYPE_F16 || t == LC_TYPE_BF16) {   /* widening is exact */
-        gemm_avx2(t, n, w, ldw, x, ldx * 4, y, ldy, nr, nc);
-        return;
-    }
-    if (nc <= JMAX) {   /* generation: dequantized weights go straight into the sums */
-        /* the same sums in the same order as the chunked path below (one vector per chunk,
-         * reduced, added up chunk by chunk), so the result does not depend on nc */
-        for (int i0 = 0; i0 < nr; i0 += XROWS) {
-            int ib = LC_MIN(XROWS, nr - i0);
-            float sum[XROWS][JMAX];
-            for (int k0 = 0; k0 < n; k0 += XCHUNK) {
-                int len = LC_MIN(XCHUNK, n - k0);
-                for (int r = 0; r < ib; r++) {
-                    const uint8_t *wr = (const uint8_t *)w + (size_t)(i0 + r) * ldw;
-                    size_t off;
-                    lc_type_row_bytes(t, k0, &off);
-                    __m256 acc[JMAX];
-                    for (int j = 0; j < JMAX; j++) acc[j] = _mm256_setzero_ps();
-#define DEQ_T(T)                                                                                              \
-    case T: FOR_JB(nc, deq_row(JB, T, wr + off, len, NULL, x + k0, ldx, acc)); break;
-                    switch (t) {
-                    DEQ_T(LC_TYPE_Q8_0) DEQ_T(LC_TYPE_Q4_0) DEQ_T(LC_TYPE_Q4_1) DEQ_T(LC_TYPE_Q4_K) DEQ_T(LC_TYPE_Q6_K)
-                    default: LC_ASSERT(!"kern avx2: unsupported weight type");
-                    }
-#undef DEQ_T
-                    for (int j = 0; j < nc; j++) {
-                        float s = hsum8(acc[j]);
-                        sum[r][j] = k0 ? sum[r][j] + s : s;
-                    }
-                }
-            }
-            for (int r = 0; r < ib; r++)
-                for (int j = 0; j < nc; j++) y[(size_t)j * ldy + i0 + r] = sum[r][j];
-        }
-        return;
-    }
-    size_t rb;
-    LC_ASSERT(lc_type_row_bytes(t, XCHUNK, &rb));
-    float buf[XROWS][XCHUNK] __attribute__((aligned(32)));
-    for (int i0 = 0; i0 < nr; i0 += XROWS) {
-        int ib = LC_MIN(XROWS, nr - i0);
-        if (ib < XROWS) memset(buf, 0, sizeof buf);
-        for (int k0 = 0; k0 < n; k0 += XCHUNK) {
-            int len = LC_MIN(XCHUNK, n - k0);   /* a multiple of 32 (block types) */
-            UNROLL
-            for (int r = 0; r < ib; r++)
-                deq_row(0, t, (const uint8_t *)w + (size_t)(i0 + r) * ldw + (size_t)(k0 / XCHUNK) * rb, len, buf[r],
-                        NULL, 0, NULL);
-            for (int j = 0; j < nc; j++) {
-                const float *xj = x + (size_t)j * ldx + k0;
-                __m256 acc[XROWS] = { _mm256_setzero_ps(), _mm256_setzero_ps(), _mm256_setzero_ps(),
-                                      _mm256_setzero_ps() };
-                for (int k = 0; k < len; k += 8) {
-                    __m256 xv = _mm256_loadu_ps(xj + k);
-                    UNROLL
-                    for (int r = 0; r < XROWS; r++) acc[r] = _mm256_fmadd_ps(_mm256_load_ps(buf[r] + k), xv, acc[r]);
-                }
-                float *yj = y + (size_t)j * ldy + i0;
-                UNROLL
-                for (int r = 0; r < ib; r++) yj[r] = k0 ? yj[r] + hsum8(acc[r]) : hsum8(acc[r]);
-            }
-        }
-    }
-}
+#define KX_NAME gemm_exact_avx2
+#define KX_FAST gemm_avx2
+#define KX_VEC __m256
+#define KX_W 8
+#define KX_ZERO() _mm256_setzero_ps()
+#define KX_LOADU(p) _mm256_loadu_ps(p)
+#define KX_LOAD(p) _mm256_load_ps(p)
+#define KX_FMA(a, b, c) _mm256_fmadd_ps(a, b, c)
+#define KX_HSUM(v) hsum8(v)
+#include "kern_exact.h"
 
 /* ---- attention helpers --------------------------------------------------------- */
 static float dot_f32_avx2(const float *a, const float *b, int n) {

@@ -850,74 +850,16 @@ INLINE void deq_row(const int JB, int t, const uint8_t *w, int len, float *y, co
     }
 }
 
-static void gemm_exact_avx512(int t, int n, const void *w, size_t ldw, const float *x, size_t ldx, float *y,
-                              size_t ldy, int nr, int nc) {
-    if (t == LC_TYPE_F32 || t == LC_TYPE_F16 || t == LC_TYPE_BF16) {   /* widening is exact */
-        gemm_avx512(t, n, w, ldw, x, ldx * 4, y, ldy, nr, nc);
-        return;
-    }
-    if (nc <= JMAX) {   /* generation: dequantized weights go straight into the sums */
-        /* the same sums in the same order as the chunked path below (one vector per chunk,
-         * reduced, added up chunk by chunk), so the result does not depend on nc */
-        for (int i0 = 0; i0 < nr; i0 += XROWS) {
-            int ib = LC_MIN(XROWS, nr - i0);
-            float sum[XROWS][JMAX];
-            for (int k0 = 0; k0 < n; k0 += XCHUNK) {
-                int len = LC_MIN(XCHUNK, n - k0);
-                for (int r = 0; r < ib; r++) {
-                    const uint8_t *wr = (const uint8_t *)w + (size_t)(i0 + r) * ldw;
-                    size_t off;
-                    lc_type_row_bytes(t, k0, &off);
-                    __m512 acc[JMAX];
-                    for (int j = 0; j < JMAX; j++) acc[j] = _mm512_setzero_ps();
-#define DEQ_T(T)                                                                                              \
-    case T: FOR_JB(nc, deq_row(JB, T, wr + off, len, NULL, x + k0, ldx, acc)); break;
-                    switch (t) {
-                    DEQ_T(LC_TYPE_Q8_0) DEQ_T(LC_TYPE_Q4_0) DEQ_T(LC_TYPE_Q4_1) DEQ_T(LC_TYPE_Q4_K) DEQ_T(LC_TYPE_Q6_K)
-                    default: LC_ASSERT(!"kern avx512: unsupported weight type");
-                    }
-#undef DEQ_T
-                    for (int j = 0; j < nc; j++) {
-                        float s = _mm512_reduce_add_ps(acc[j]);
-                        sum[r][j] = k0 ? sum[r][j] + s : s;
-                    }
-                }
-            }
-            for (int r = 0; r < ib; r++)
-                for (int j = 0; j < nc; j++) y[(size_t)j * ldy + i0 + r] = sum[r][j];
-        }
-        return;
-    }
-    size_t rb;
-    LC_ASSERT(lc_type_row_bytes(t, XCHUNK, &rb));
-    float buf[XROWS][XCHUNK] __attribute__((aligned(64)));
-    for (int i0 = 0; i0 < nr; i0 += XROWS) {
-        int ib = LC_MIN(XROWS, nr - i0);
-        if (ib < XROWS) memset(buf, 0, sizeof buf);
-        for (int k0 = 0; k0 < n; k0 += XCHUNK) {
-            int len = LC_MIN(XCHUNK, n - k0);   /* a multiple of 32 */
-            UNROLL
-            for (int r = 0; r < ib; r++)
-                deq_row(0, t, (const uint8_t *)w + (size_t)(i0 + r) * ldw + (size_t)(k0 / XCHUNK) * rb, len, buf[r],
-                        NULL, 0, NULL);
-            for (int j = 0; j < nc; j++) {
-                const float *xj = x + (size_t)j * ldx + k0;
-                __m512 a[XROWS] = { _mm512_setzero_ps(), _mm512_setzero_ps(), _mm512_setzero_ps(), _mm512_setzero_ps() };
-                for (int k = 0; k < len; k += 16) {
-                    __m512 xv = _mm512_loadu_ps(xj + k);
-                    UNROLL
-                    for (int r = 0; r < XROWS; r++) a[r] = _mm512_fmadd_ps(_mm512_load_ps(buf[r] + k), xv, a[r]);
-                }
-                float *yj = y + (size_t)j * ldy + i0;
-                UNROLL
-                for (int r = 0; r < ib; r++) {
-                    float s = _mm512_reduce_add_ps(a[r]);
-                    yj[r] = k0 ? yj[r] + s : s;
-                }
-            }
-        }
-    }
-}
+#define KX_NAME gemm_exact_avx512
+#define KX_FAST gemm_avx512
+#define KX_VEC __m512
+#define KX_W 16
+#define KX_ZERO() _mm512_setzero_ps()
+#define KX_LOADU(p) _mm512_loadu_ps(p)
+#define KX_LOAD(p) _mm512_load_ps(p)
+#define KX_FMA(a, b, c) _mm512_fmadd_ps(a, b, c)
+#define KX_HSUM(v) _mm512_reduce_add_ps(v)
+#include "kern_exact.h"
 
 /* ---- activation quantizer: the layout and the numbers of lc_kern_quant_act (kernels.h),
  * bit for bit on finite input. roundf is round-half-away-from-zero: truncate, then step away from zero
