@@ -136,9 +136,26 @@ static void report_written(const char *path, double t0) {
 }
 
 /* after a failed or cancelled conversion */
-static int convert_failed(int rc, const char *what, const char *out) {
-    if (rc == LC_ERR_CANCELLED || g_stop) return fail("%s: cancelled; %s was not written", what, out);
-    return fail_lib(rc, what);
+/* make-model and quantize: the parameter fields both structs have (threads, progress bar,
+ * Ctrl-C flag, tensor table), and the run around the library call */
+#define CONVERT_FIELDS(p, pr, threads, quiet)                                                        \
+    ((p).n_threads = default_threads(threads), (p).progress = on_progress, (p).progress_ud = (pr), \
+     (p).abort = &g_stop, (p).log = (quiet) ? NULL : stdout)
+
+static double convert_begin(progress *pr) {
+    catch_sigint();
+    return pr->t0 = now_s();
+}
+
+static int convert_end(progress *pr, int rc, const char *what, const char *out, double t0) {
+    progress_end(pr);
+    signal(SIGINT, SIG_DFL);
+    if (rc != LC_OK) {
+        if (rc == LC_ERR_CANCELLED || g_stop) return fail("%s: cancelled; %s was not written", what, out);
+        return fail_lib(rc, what);
+    }
+    report_written(out, t0);
+    return fflush(stdout) ? fail("stdout: write error") : 0;
 }
 
 /* ---- make-model ------------------------------------------------------------------ */
@@ -179,20 +196,9 @@ int cmd_make_model(int argc, char **argv) {
     progress_init(&pr, out, quiet);
     mp.shape = shape;
     mp.type = type;
-    mp.n_threads = default_threads(threads);
-    mp.progress = on_progress;
-    mp.progress_ud = &pr;
-    mp.abort = &g_stop;
-    mp.log = quiet ? NULL : stdout;
-    catch_sigint();
-    double t0 = now_s();
-    pr.t0 = t0;
-    int rc = lc_make_model(out, &mp);
-    progress_end(&pr);
-    signal(SIGINT, SIG_DFL);
-    if (rc != LC_OK) return convert_failed(rc, "make-model", out);
-    report_written(out, t0);
-    return fflush(stdout) ? fail("stdout: write error") : 0;
+    CONVERT_FIELDS(mp, &pr, threads, quiet);
+    double t0 = convert_begin(&pr);
+    return convert_end(&pr, lc_make_model(out, &mp), "make-model", out, t0);
 }
 
 /* ---- quantize -------------------------------------------------------------------- */
@@ -228,18 +234,7 @@ int cmd_quantize(int argc, char **argv) {
 
     progress pr;
     progress_init(&pr, out, quiet);
-    qp.n_threads = default_threads(threads);
-    qp.progress = on_progress;
-    qp.progress_ud = &pr;
-    qp.abort = &g_stop;
-    qp.log = quiet ? NULL : stdout;
-    catch_sigint();
-    double t0 = now_s();
-    pr.t0 = t0;
-    int rc = lc_quantize(in, out, type, &qp);
-    progress_end(&pr);
-    signal(SIGINT, SIG_DFL);
-    if (rc != LC_OK) return convert_failed(rc, "quantize", out);
-    report_written(out, t0);
-    return fflush(stdout) ? fail("stdout: write error") : 0;
+    CONVERT_FIELDS(qp, &pr, threads, quiet);
+    double t0 = convert_begin(&pr);
+    return convert_end(&pr, lc_quantize(in, out, type, &qp), "quantize", out, t0);
 }
