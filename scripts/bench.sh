@@ -39,7 +39,8 @@ THREADS=${LLAMAC_BENCH_THREADS:-2}
 REPS=${LLAMAC_BENCH_REPS:-3}
 SKIP=" ${LLAMAC_BENCH_SKIP:-} "
 RESULTS=$(mktemp "${TMPDIR:-/tmp}/llamac-bench.XXXXXX") || exit 1
-trap 'rm -f "$RESULTS" "$RESULTS.lcpp" "$RESULTS.bw"' EXIT INT TERM
+trap 'rm -f "$RESULTS" "$RESULTS.lcpp" "$RESULTS.bw"' EXIT
+trap 'exit 130' INT TERM
 
 skipped() { case "$SKIP" in *" $1 "*) return 0 ;; esac; return 1; }
 
@@ -57,10 +58,13 @@ llamacpp_setup() {
         command -v npm >/dev/null 2>&1 || { echo "llama.cpp: skipped (npm not installed)"; return 1; }
         echo "llama.cpp: fetching @node-llama-cpp/linux-x64@$LCPP_VERSION (once, ~30 MB)"
         tmp=$(mktemp -d "${TMPDIR:-/tmp}/llamac-lcpp.XXXXXX") || return 1
-        if ! (cd "$tmp" && npm pack --silent "@node-llama-cpp/linux-x64@$LCPP_VERSION" >/dev/null 2>&1) ||
-            ! mkdir -p "$d" || ! tar xzf "$tmp"/*.tgz -C "$d" --strip-components=1; then
+        # unpacked beside, then moved into place: an interrupted fetch leaves no half folder
+        if ! (cd "$tmp" && timeout 180 npm pack --silent --fetch-retries=0 \
+            "@node-llama-cpp/linux-x64@$LCPP_VERSION" >/dev/null 2>&1) ||
+            ! mkdir -p "$tmp/pkg" || ! tar xzf "$tmp"/*.tgz -C "$tmp/pkg" --strip-components=1 ||
+            ! rm -rf "$d" || ! mv "$tmp/pkg" "$d"; then
             echo "llama.cpp: skipped (could not fetch the npm package)"
-            rm -rf "$tmp" "$d"
+            rm -rf "$tmp"
             return 1
         fi
         rm -rf "$tmp"
@@ -197,11 +201,11 @@ fi
 if [ -s "$RESULTS" ]; then
     echo
     if [ -s "$RESULTS.lcpp" ]; then
-        echo "== summary ($THREADS threads; llama.cpp = measured above, same files and threads; targets: pp >= 1.5x, tg >= 1.1x and >= 90% of membw)"
+        echo "== summary ($THREADS threads; llama.cpp = measured above, same files and threads (* = not measured: the issue's figure); targets: pp >= 1.5x, tg >= 1.1x and >= 90% of membw)"
     else
         echo "== summary ($THREADS threads; llama.cpp = the figures in issue #3; targets: pp >= 1.5x, tg >= 1.1x and >= 90% of membw)"
     fi
-    [ -n "$MEMBW" ] && echo "membw: $MEMBW GB/s (plain streaming read; with 2 MiB pages: ${MEMBW_HUGE:-?} GB/s); % adj.: of the read just before that model ($(tr '\n' ' ' <"$RESULTS.bw" 2>/dev/null))"
+    [ -n "$MEMBW" ] && echo "membw: $MEMBW GB/s (plain streaming read; with 2 MiB pages: ${MEMBW_HUGE:-?} GB/s); % adj.: of the read just before that model ($(tr '\n' ' ' 2>/dev/null <"$RESULTS.bw"))"
     printf '%-12s %-6s %18s %9s %7s %8s %8s %8s %9s\n' model test "llamac t/s" llama.cpp ratio "GB/s" "% membw" "% adj." "2M pages"
     while read -r m line; do
         if [ "$line" = none ]; then
@@ -215,10 +219,14 @@ if [ -s "$RESULTS" ]; then
         hp=$(json_num "$line" huge_pages_pct)
         set -- $(ref "$m")
         case "$test" in pp*) r=$1 ;; *) r=$2 ;; esac
-        # llama.cpp measured in this run, where it was
-        lc=$(grep -F "$m {" "$RESULTS.lcpp" 2>/dev/null | grep -F "\"test\": \"$test\"" | head -1)
-        [ -n "$lc" ] && r=$(json_num "$lc" tokens_per_s) && r=$(printf '%.2f' "$r")
-        bwa=$(grep -F "$m " "$RESULTS.bw" 2>/dev/null | head -1 | cut -d' ' -f2)
+        # llama.cpp measured in this run, where it was; else the issue's figure, marked *
+        lc=$(awk -v m="$m" '$1 == m' "$RESULTS.lcpp" 2>/dev/null | grep -F "\"test\": \"$test\"" | head -1)
+        if [ -n "$lc" ]; then
+            r=$(printf '%.2f' "$(json_num "$lc" tokens_per_s)")
+        elif [ -s "$RESULTS.lcpp" ] && [ "$r" != - ]; then
+            r="$r*"
+        fi
+        bwa=$(awk -v m="$m" '$1 == m { print $2; exit }' "$RESULTS.bw" 2>/dev/null)
         awk -v m="$m" -v t="$test" -v ts="$ts" -v sd="$sd" -v r="$r" -v g="$gbs" -v bw="$MEMBW" -v bwa="$bwa" -v hp="$hp" 'BEGIN {
             ratio = (r == "-" || r == "") ? "-" : sprintf("%.2fx", ts / r)
             gb = (g == "") ? "" : sprintf("%.2f", g)

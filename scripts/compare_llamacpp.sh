@@ -22,13 +22,14 @@ LIB="$DIR/llamacpp-$LCPP_VERSION/bins/linux-x64"
 Q="$SHARED/vectors/quant"
 
 if [ ! -f "$LIB/libllama.v0.5.0.so" ]; then
-    echo "llama.cpp not fetched yet: run make bench once (or LLAMAC_BENCH_MODELS=none make bench)" >&2
+    echo "llama.cpp not fetched yet: run make bench once (it fetches it before the first model)" >&2
     exit 2
 fi
 [ -f "$Q/model-f32.gguf" ] || { echo "skipped: $Q not found" >&2; exit 0; }
 ${CC:-cc} -O2 -o "$BUILD/llamacpp_bench" scripts/llamacpp_bench.c -ldl -lm || exit 1
 TMP=$(mktemp -d "${TMPDIR:-/tmp}/llamac-cmp.XXXXXX") || exit 1
-trap 'rm -rf "$TMP"' EXIT INT TERM
+trap 'rm -rf "$TMP"' EXIT
+trap 'exit 130' INT TERM
 
 # token ids of the golden sequence seq100
 TOK=$(tr -d '\n ' <"$Q/tokens.json" | sed 's/.*"seq100":\[\([0-9,]*\)\].*/\1/' | tr ',' ' ')

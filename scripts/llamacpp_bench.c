@@ -114,25 +114,30 @@ static int bind(const char *libdir) {
     return 0;
 }
 
-/* one test (pp when pp > 0, else tg): tokens/s of each repetition into ts[] */
-static int run_test(void *model, int threads, int pp, int tg, int reps, double *ts) {
+/* a context of n_ctx positions, batches up to n_batch tokens, threads threads (0: default) */
+static void *new_context(void *model, uint32_t n_ctx, uint32_t n_batch, int threads) {
     params_buf cp = L.context_default_params();
     uint32_t w[9];
     memcpy(w, cp.b, sizeof w);
     if (w[W_N_CTX] != 512 || w[W_N_BATCH] != 2048 || w[W_N_UBATCH] != 512 || w[W_N_THREADS] != 4 ||
         w[W_N_THREADS_BATCH] != 4) {
         fprintf(stderr, "llamacpp_bench: llama_context_params of this libllama have an unknown layout\n");
-        return -1;
+        return NULL;
     }
-    int n = pp > 0 ? pp : tg;
-    w[W_N_CTX] = (uint32_t)n;
-    w[W_N_THREADS] = w[W_N_THREADS_BATCH] = (uint32_t)threads;
+    w[W_N_CTX] = n_ctx;
+    if (n_batch > w[W_N_BATCH]) w[W_N_BATCH] = n_batch;
+    if (threads > 0) w[W_N_THREADS] = w[W_N_THREADS_BATCH] = (uint32_t)threads;
     memcpy(cp.b, w, sizeof w);
     void *ctx = L.init_from_model(model, cp);
-    if (!ctx) {
-        fprintf(stderr, "llamacpp_bench: llama_init_from_model failed\n");
-        return -1;
-    }
+    if (!ctx) fprintf(stderr, "llamacpp_bench: llama_init_from_model failed\n");
+    return ctx;
+}
+
+/* one test (pp when pp > 0, else tg): tokens/s of each repetition into ts[] */
+static int run_test(void *model, int threads, int pp, int tg, int reps, double *ts) {
+    int n = pp > 0 ? pp : tg;
+    void *ctx = new_context(model, (uint32_t)n, (uint32_t)n, threads);
+    if (!ctx) return -1;
     if (L.n_threads(ctx) != threads) {
         fprintf(stderr, "llamacpp_bench: the context did not take the thread count\n");
         L.free_ctx(ctx);
@@ -167,34 +172,37 @@ static int run_test(void *model, int threads, int pp, int tg, int reps, double *
 /* --logits: llama.cpp's logits of the tokens (one sequence from position 0) against those
  * `llamac logits` wrote to ref (n_tokens * n_vocab float32); prints one JSON line */
 static int compare_logits(void *model, const char *ids, const char *ref) {
-    int32_t tok[512];
+    enum { MAX_TOK = 512 };
+    int32_t tok[MAX_TOK];
     int n = 0;
-    for (const char *p = ids; *p && n < 512;) {
+    for (const char *p = ids; *p;) {
         char *end;
         long v = strtol(p, &end, 10);
         if (end == p) {
             p++;
             continue;
         }
+        if (n == MAX_TOK) {
+            fprintf(stderr, "llamacpp_bench: more than %d token ids\n", MAX_TOK);
+            return -1;
+        }
         tok[n++] = (int32_t)v;
         p = end;
     }
     int n_vocab = L.vocab_n_tokens(L.model_get_vocab(model));
+    size_t want = sizeof(float) * (size_t)n * (size_t)n_vocab;
     FILE *f = fopen(ref, "rb");
-    float *r = malloc(sizeof *r * (size_t)n * (size_t)n_vocab);
-    if (!n || !f || !r || fread(r, sizeof *r * (size_t)n_vocab, (size_t)n, f) != (size_t)n) {
-        fprintf(stderr, "llamacpp_bench: cannot read %d x %d logits from %s\n", n, n_vocab, ref);
+    float *r = malloc(want ? want : 1);
+    long size = -1;
+    if (f && fseek(f, 0, SEEK_END) == 0) size = ftell(f), rewind(f);
+    if (!n || !f || !r || size != (long)want || fread(r, 1, want, f) != want) {
+        fprintf(stderr, "llamacpp_bench: %s is not %d x %d float32 logits\n", ref, n, n_vocab);
         if (f) fclose(f);
         free(r);
         return -1;
     }
     fclose(f);
-    params_buf cp = L.context_default_params();
-    uint32_t w[9];
-    memcpy(w, cp.b, sizeof w);
-    w[W_N_CTX] = w[W_N_BATCH] = w[W_N_UBATCH] = 512;
-    memcpy(cp.b, w, sizeof w);
-    void *ctx = L.init_from_model(model, cp);
+    void *ctx = new_context(model, MAX_TOK, MAX_TOK, 0);
     batch_t b = L.batch_init(n, 0, 1);
     for (int i = 0; i < n; i++) {
         b.token[i] = tok[i], b.pos[i] = i, b.n_seq_id[i] = 1, b.seq_id[i][0] = 0, b.logits[i] = 1;
@@ -205,6 +213,10 @@ static int compare_logits(void *model, const char *ids, const char *ref) {
     int top_same = 0;
     for (int i = 0; i < n && !rc; i++) {
         const float *a = L.get_logits_ith(ctx, i), *e = r + (size_t)i * n_vocab;
+        if (!a) {
+            rc = -1;
+            break;
+        }
         int ta = 0, te = 0;
         for (int k = 0; k < n_vocab; k++) {
             double d = (double)a[k] - e[k];

@@ -439,6 +439,7 @@ INLINE void deq_row(const int JB, int t, const uint8_t *w, int len, float *y, co
 }
 
 #define KX_NAME gemm_exact_avx2
+#define KX_ISA "avx2"
 #define KX_FAST gemm_avx2
 #define KX_VEC __m256
 #define KX_W 8

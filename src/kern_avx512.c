@@ -851,6 +851,7 @@ INLINE void deq_row(const int JB, int t, const uint8_t *w, int len, float *y, co
 }
 
 #define KX_NAME gemm_exact_avx512
+#define KX_ISA "avx512"
 #define KX_FAST gemm_avx512
 #define KX_VEC __m512
 #define KX_W 16

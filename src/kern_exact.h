@@ -1,7 +1,7 @@
 /* kern_exact.h - the EXACT-mode gemm driver of an ISA file, written once for every vector width
  * (kernels.h: quantized weights dequantized to float32, float32 activations). Included by
  * kern_avx2.c and kern_avx512.c after they define:
- *   KX_NAME          the function to define (gemm_exact_<isa>)
+ *   KX_NAME          the function to define (gemm_exact_<isa>), KX_ISA its ISA name (a string)
  *   KX_FAST          the ISA's gemm, used for the float types (their widening is exact)
  *   KX_VEC, KX_W     the float vector type and its lane count
  *   KX_ZERO(), KX_LOADU(p), KX_LOAD(p) (aligned), KX_FMA(a, b, c) (a * b + c), KX_HSUM(v)
@@ -34,7 +34,7 @@ static void KX_NAME(int t, int n, const void *w, size_t ldw, const float *x, siz
     case T: FOR_JB(nc, deq_row(JB, T, wr + off, len, NULL, x + k0, ldx, acc)); break;
                     switch (t) {
                     DEQ_T(LC_TYPE_Q8_0) DEQ_T(LC_TYPE_Q4_0) DEQ_T(LC_TYPE_Q4_1) DEQ_T(LC_TYPE_Q4_K) DEQ_T(LC_TYPE_Q6_K)
-                    default: LC_ASSERT(!"kern: unsupported weight type");
+                    default: LC_ASSERT(!"kern " KX_ISA ": unsupported weight type");
                     }
 #undef DEQ_T
                     for (int j = 0; j < nc; j++) {
@@ -80,3 +80,14 @@ static void KX_NAME(int t, int n, const void *w, size_t ldw, const float *x, siz
         }
     }
 }
+
+#undef KX_NAME
+#undef KX_ISA
+#undef KX_FAST
+#undef KX_VEC
+#undef KX_W
+#undef KX_ZERO
+#undef KX_LOADU
+#undef KX_LOAD
+#undef KX_FMA
+#undef KX_HSUM

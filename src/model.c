@@ -728,6 +728,7 @@ static void matmul(lc_ctx *c, const lc_tensor *w, const float *x, float *y, int 
 
 /* y_k = x . W_k^T for k < nw, in one pool run where the types and row lengths agree */
 static void matmul_same_x(lc_ctx *c, int nw, const lc_tensor *const *w, float *const *y, const float *x, int n) {
+    LC_ASSERT(nw > 0 && nw <= MM_MAX);
     matmul_job j = { .c = c, .x = x, .n = n };
     for (int k = 0; k < nw; k++) {
         if (j.nw && (w[k]->type != j.w[0]->type || w[k]->ne[0] != j.w[0]->ne[0])) {

@@ -135,7 +135,6 @@ static void report_written(const char *path, double t0) {
     else printf("%s: written in %.1f s\n", path, el);
 }
 
-/* after a failed or cancelled conversion */
 /* make-model and quantize: the parameter fields both structs have (threads, progress bar,
  * Ctrl-C flag, tensor table), and the run around the library call */
 #define CONVERT_FIELDS(p, pr, threads, quiet)                                                        \
