@@ -4,6 +4,7 @@
 #include "internal.h"
 #include "test.h"
 #include "kernels.h"
+#include "gguf_write.h"
 
 #include <jansson.h>
 #include <math.h>
@@ -463,6 +464,103 @@ static int test_load_corrupt(void) {
     return T_PASS;
 }
 
+/* A model whose q/k/v and gate/up differ in type takes the unfused paths (q+k in one pool job,
+ * v in another; gate and up separately, then SwiGLU). Built from the shared Q4_K and Q6_K files
+ * (attn_v and ffn_up from Q6_K), and once more with every weight dequantized to F32: in EXACT
+ * mode both are float32 arithmetic on the same values, in FAST mode the mix stays within the
+ * activation-rounding tolerance of those types. */
+typedef struct {
+    const lc_gguf *g[2]; /* Q4_K file, Q6_K file */
+    bool f32;
+} mix_src_t;
+
+static const lc_tensor *mix_tensor(const mix_src_t *u, int ti) {
+    const char *name = u->g[0]->tensors[ti].name;
+    return lc_gguf_tensor(u->g[strstr(name, "attn_v") || strstr(name, "ffn_up") ? 1 : 0], name);
+}
+
+static int fill_mix(void *ud, int ti, int64_t row0, int64_t n_rows, void *dst) {
+    const mix_src_t *u = ud;
+    const lc_tensor *t = mix_tensor(u, ti);
+    size_t rb;
+    lc_type_row_bytes(t->type, t->ne[0], &rb);
+    const uint8_t *src = (const uint8_t *)t->data + (size_t)row0 * rb;
+    if (!u->f32 || t->type == LC_TYPE_F32) {
+        memcpy(dst, src, (size_t)n_rows * rb);
+        return LC_OK;
+    }
+    for (int64_t r = 0; r < n_rows; r++)
+        lc_dequant_row(t->type, src + (size_t)r * rb, (float *)dst + r * t->ne[0], t->ne[0]);
+    return LC_OK;
+}
+
+static int write_mix(mix_src_t *u, const char *path) {
+    const lc_gguf *g = u->g[0];
+    lc_gguf_writer *w = NULL;
+    int rc = lc_gguf_writer_new(&w);
+    for (int64_t i = 0; !rc && i < g->n_kv; i++) rc = lc_gguf_copy_kv(w, &g->kv[i]);
+    for (int64_t i = 0; !rc && i < g->n_tensors; i++) {
+        const lc_tensor *t = mix_tensor(u, (int)i);
+        rc = t ? lc_gguf_add_tensor(w, t->name, u->f32 ? LC_TYPE_F32 : t->type, t->n_dims, t->ne) : LC_ERR_FORMAT;
+    }
+    if (!rc) rc = lc_gguf_write(w, path, fill_mix, u, NULL, NULL);
+    lc_gguf_writer_free(w);
+    return rc;
+}
+
+static int test_mixed_types(void) {
+    const char *q4 = t_shared("vectors/quant/model-q4_k.gguf"), *q6 = t_shared("vectors/quant/model-q6_k.gguf");
+    if (!q4 || !q6) return T_SKIP;
+    lc_gguf g4, g6;
+    CHECK(lc_gguf_open(q4, &g4) == LC_OK);
+    CHECK(lc_gguf_open(q6, &g6) == LC_OK);
+    mix_src_t u = { { &g4, &g6 }, false };
+    char pm[4096], pf[4096];
+    snprintf(pm, sizeof pm, "%s/mix.gguf", t_tmpdir());
+    snprintf(pf, sizeof pf, "%s/mix-f32.gguf", t_tmpdir());
+    int rm = write_mix(&u, pm);
+    u.f32 = true;
+    int rf = write_mix(&u, pf);
+    lc_gguf_close(&g4);
+    lc_gguf_close(&g6);
+    CHECK(rm == LC_OK && rf == LC_OK);
+    char path[4096];
+    snprintf(path, sizeof path, "%s/quant/expected.json", t_shared("vectors"));
+    json_t *exp = load_json(path);
+    CHECK(exp);
+    json_t *tol = json_object_get(exp, "tolerance_max_abs");
+    json_t *tol_aq = json_object_get(exp, "tolerance_max_abs_act_quant");
+    double strict = json_real_value(json_object_get(tol, "q4_k"));
+    double aq = fmax(json_real_value(json_object_get(tol_aq, "q4_k")), json_real_value(json_object_get(tol_aq, "q6_k")));
+    json_decref(exp);
+    CHECK(strict > 0 && aq > 0);
+    lc_model *mm, *mf;
+    CHECK(lc_model_load(pm, NULL, &mm) == LC_OK);
+    CHECK(lc_model_load(pf, NULL, &mf) == LC_OK);
+    int32_t *ids;
+    int n = load_seq("quant", "seq100", &ids);
+    CHECK(n > 0);
+    size_t ne = (size_t)n * lc_model_get_info(mm)->n_vocab;
+    g_isa = NULL;
+    g_exact = 1;
+    float *ref = forward_all(mf, ids, n, 2, 0), *ex = forward_all(mm, ids, n, 2, 0);
+    g_exact = 0;
+    float *fast = forward_all(mm, ids, n, 2, 0);
+    g_exact = 1;
+    CHECK(ref && ex && fast);
+    double de = max_abs(ex, ref, ne), df = max_abs(fast, ref, ne);
+    fprintf(stderr, "  mixed Q4_K/Q6_K vs the same weights in F32: exact %.2g, fast %.2g\n", de, df);
+    CHECKF(de <= strict, "mixed Q4_K/Q6_K exact vs F32: max abs %g > %g", de, strict);
+    CHECKF(df <= aq, "mixed Q4_K/Q6_K fast vs F32: max abs %g > %g", df, aq);
+    free(ref);
+    free(ex);
+    free(fast);
+    free(ids);
+    lc_model_free(mm);
+    lc_model_free(mf);
+    return T_PASS;
+}
+
 const lc_test_case tests_model[] = {
     { "model_load_corrupt", test_load_corrupt },
     { "model_vectors_logits", test_vectors_logits },
@@ -473,5 +571,6 @@ const lc_test_case tests_model[] = {
     { "model_multi_sequence", test_multi_sequence },
     { "model_decode_errors", test_decode_errors },
     { "model_formats_agree", test_formats_agree },
+    { "model_mixed_types", test_mixed_types },
     { NULL, NULL },
 };
