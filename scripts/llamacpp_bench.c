@@ -238,17 +238,21 @@ static int compare_logits(void *model, const char *ids, const char *ref) {
     return rc;
 }
 
+/* the libraries in libdir, their CPU backend, and the model; NULL with a message on failure */
+static void *open_model(const char *libdir, const char *path) {
+    if (bind(libdir)) return NULL;
+    L.log_set(quiet, NULL);
+    L.load_all_from_path(libdir);
+    L.backend_init();
+    void *model = L.model_load_from_file(path, L.model_default_params());
+    if (!model) fprintf(stderr, "llamacpp_bench: llama.cpp could not load %s\n", path);
+    return model;
+}
+
 int main(int argc, char **argv) {
     if (argc == 6 && !strcmp(argv[1], "--logits")) {
-        if (bind(argv[2])) return 1;
-        L.log_set(quiet, NULL);
-        L.load_all_from_path(argv[2]);
-        L.backend_init();
-        void *model = L.model_load_from_file(argv[3], L.model_default_params());
-        if (!model) {
-            fprintf(stderr, "llamacpp_bench: llama.cpp could not load %s\n", argv[3]);
-            return 1;
-        }
+        void *model = open_model(argv[2], argv[3]);
+        if (!model) return 1;
         int rc = compare_logits(model, argv[4], argv[5]);
         L.model_free(model);
         return rc ? 1 : 0;
@@ -265,15 +269,8 @@ int main(int argc, char **argv) {
         fprintf(stderr, "llamacpp_bench: bad THREADS/PP/TG/REPS\n");
         return 2;
     }
-    if (bind(argv[1])) return 1;
-    L.log_set(quiet, NULL);
-    L.load_all_from_path(argv[1]);
-    L.backend_init();
-    void *model = L.model_load_from_file(argv[2], L.model_default_params());
-    if (!model) {
-        fprintf(stderr, "llamacpp_bench: llama.cpp could not load %s\n", argv[2]);
-        return 1;
-    }
+    void *model = open_model(argv[1], argv[2]);
+    if (!model) return 1;
     int rc = 0;
     for (int k = 0; k < 2 && !rc; k++) {
         int n = k == 0 ? pp : tg;
