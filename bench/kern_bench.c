@@ -33,8 +33,10 @@ static const int all_shapes[][2] = { { 2048, 2048 }, { 8192, 2048 }, { 2048, 819
 static bool huge;
 static void advise_pages(void *p, size_t bytes) {
 #ifdef MADV_HUGEPAGE
-    madvise(p, bytes, huge ? MADV_HUGEPAGE : MADV_NOHUGEPAGE);
+    if (madvise(p, bytes, huge ? MADV_HUGEPAGE : MADV_NOHUGEPAGE) != 0 && huge)
+        fprintf(stderr, "kern_bench: no transparent huge pages here; -huge runs on 4 KiB pages\n");
 #else
+    if (huge) fprintf(stderr, "kern_bench: no transparent huge pages here; -huge runs on 4 KiB pages\n");
     (void)p, (void)bytes;
 #endif
 }
@@ -121,6 +123,7 @@ static void bw_task(void *arg, int ith, int nth) {
 }
 
 static int membw(const int *threads, int nth_list, int reps, size_t bytes) {
+    bytes = (bytes + ((size_t)2 << 20) - 1) & ~(((size_t)2 << 20) - 1);   /* aligned_alloc: a multiple */
     uint64_t *buf = aligned_alloc((size_t)2 << 20, bytes);
     if (!buf) {
         fprintf(stderr, "out of memory\n");
@@ -175,7 +178,7 @@ int main(int argc, char **argv) {
         else {
             fprintf(stderr,
                     "usage: %s [-isa I]... [-type T]... [-shape RxN]... [-t N]... [-nc 1] [-cols C] [-reps R]\n"
-                    "          [-nogemm] [-exact] [-membw] [-quick] [-hot] [-cpu]\n",
+                    "          [-nogemm] [-exact] [-membw] [-quick] [-hot] [-cpu] [-huge]\n",
                     argv[0]);
             return 2;
         }
